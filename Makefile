@@ -1,0 +1,32 @@
+# The two commands of README.md: `make run` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench bench-quick broker-stop clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+run: $(BIN)/.installed  ## broker (local Kafka unless KAFKA_BOOTSTRAP_SERVERS) + worker + webhook
+	$(BIN)/at-stream dev
+
+test: $(BIN)/.installed  ## the whole suite, integration tests on a real broker included
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
+
+bench-quick: $(BIN)/.installed
+	$(BIN)/python -m bench --quick
+
+broker-stop: $(BIN)/.installed
+	$(BIN)/at-stream broker stop
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache

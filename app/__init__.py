@@ -1,0 +1,1 @@
+"""at-stream: signed trading signals to orders, fills and positions on a Kafka log."""

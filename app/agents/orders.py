@@ -1,0 +1,35 @@
+"""Consumes ``orders``: executes each and records the fill on ``fills``."""
+
+from __future__ import annotations
+
+import logging
+
+from faust import StreamT
+
+from app.agents import dead_letter
+from app.errors import DecodeError
+from app.execution import immediate_fill
+from app.logs import fields
+from app.main import app, fills_topic, orders_topic
+from app.metrics import EVENTS_EMITTED
+from app.models import Order
+from app.topics import correlation_of, decode, derived_headers
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(orders_topic, name="orders", concurrency=1)
+async def process_orders(stream: StreamT[bytes]) -> None:
+    async for event in stream.events():
+        try:
+            order = decode(Order, orders_topic.get_topic_name(), event.value)
+            fill = immediate_fill(order)
+        except (DecodeError, ValueError) as exc:
+            await dead_letter(event, getattr(exc, "reason", str(exc)))
+            continue
+        cid = correlation_of(event.headers)
+        await fills_topic.send(
+            key=event.key, value=fill.dumps(), headers=derived_headers(cid, order.order_id)
+        )
+        EVENTS_EMITTED.labels(topic="fills").inc()
+        log.debug("fill emitted", extra=fields(correlation_id=cid, fill_id=fill.fill_id))

@@ -1,0 +1,35 @@
+"""Consumes ``signals``: one order per signal on ``orders``."""
+
+from __future__ import annotations
+
+import logging
+
+from faust import StreamT
+
+from app.agents import dead_letter
+from app.errors import DecodeError
+from app.execution import order_for
+from app.logs import fields
+from app.main import app, orders_topic, signals_topic
+from app.metrics import EVENTS_EMITTED
+from app.models import Signal
+from app.topics import correlation_of, decode, derived_headers
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(signals_topic, name="signals", concurrency=1)
+async def process_signals(stream: StreamT[bytes]) -> None:
+    async for event in stream.events():
+        try:
+            signal = decode(Signal, signals_topic.get_topic_name(), event.value)
+        except DecodeError as exc:
+            await dead_letter(event, exc.reason)
+            continue
+        order = order_for(signal)
+        cid = correlation_of(event.headers)
+        await orders_topic.send(
+            key=event.key, value=order.dumps(), headers=derived_headers(cid, signal.signal_id)
+        )
+        EVENTS_EMITTED.labels(topic="orders").inc()
+        log.debug("order emitted", extra=fields(correlation_id=cid, order_id=order.order_id))

@@ -1,0 +1,49 @@
+"""Deterministic event ids and correlation ids.
+
+Every id derives from its cause, so a replay or a crash-restart yields the same ids:
+``signal_id`` from the signed request, ``order_id`` from the signal, ``fill_id`` from the
+order. Correlation ids minted here are UUIDv7 (time-ordered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import uuid
+
+_NAMESPACE = uuid.UUID("6f3c1e52-3b8e-4f0c-9a57-9d9d3c1c2a10")
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+
+
+def derive(kind: str, *parts: str) -> str:
+    """A UUIDv5 from ``kind`` and its cause's parts."""
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join((kind, *parts))))
+
+
+def signal_id_for(signed: bytes) -> str:
+    """The signal id of a signed request: the same request always gets the same id."""
+    return derive("signal", hashlib.sha256(signed).hexdigest())
+
+
+def order_id_for(signal_id: str) -> str:
+    return derive("order", signal_id)
+
+
+def fill_id_for(order_id: str, seq: int = 1) -> str:
+    return derive("fill", order_id, str(seq))
+
+
+def uuid7() -> str:
+    """A UUIDv7 (RFC 9562): 48-bit unix ms, then random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & (2**62 - 1)
+    return str(uuid.UUID(int=value))
+
+
+def valid_correlation_id(value: str) -> bool:
+    """A caller's correlation id: 8-128 chars of letters, digits and ``._:-``."""
+    return bool(_CORRELATION.match(value))

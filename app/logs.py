@@ -1,0 +1,47 @@
+"""Structured logging: ``key=value`` fields after the message, correlation id first.
+
+Log with ``log.info("signal accepted", extra=fields(correlation_id=cid, signal_id=sid))``.
+The worker installs :class:`KeyValueFormatter` through Faust's ``logging_config``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+_FIELDS = "at_fields"
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """``extra=`` for a log call: the fields show as ``key=value`` after the message."""
+    return {_FIELDS: values}
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``<time> <level> <logger> <message> key=value ...`` (logfmt-style, one line)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra: dict[str, Any] = getattr(record, _FIELDS, {})
+        if extra:
+            line += " " + " ".join(f"{k}={_quote(v)}" for k, v in extra.items())
+        return line
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """Faust ``logging_config``: merged into the worker's, replacing its formatters."""
+    formatter = {"()": f"{__name__}.KeyValueFormatter"}
+    return {
+        "merge": True,
+        "version": 1,
+        "formatters": {"default": formatter, "colored": formatter},
+        "loggers": {"app": {"level": level.upper()}},
+    }

@@ -1,0 +1,56 @@
+"""The one Faust app of at-stream, its topics, and the modules that register on it."""
+
+from __future__ import annotations
+
+import faust
+
+from app.logs import logging_config
+from app.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker_url,
+    store="rocksdb://",  # the rocksdict driver: faust picks it when python-rocksdb is absent
+    datadir=str(settings.data_dir),
+    autodiscover=False,
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication_factor,
+    topic_allow_declare=True,
+    producer_acks=-1,  # acks=all: a 2xx means every in-sync replica has the signal
+    producer_linger_ms=1,
+    consumer_auto_offset_reset="earliest",
+    broker_commit_interval=1.0,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    logging_config=logging_config(settings.log_level),
+)
+
+
+def _topic(name: str) -> faust.TopicT:
+    """A topic of ours: raw bytes (pydantic does the codec), declared by the worker."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+        replicas=settings.topic_replication_factor,
+        internal=True,
+    )
+
+
+signals_topic = _topic(settings.signals_topic)
+orders_topic = _topic(settings.orders_topic)
+fills_topic = _topic(settings.fills_topic)
+dead_letter_topic = _topic(settings.dead_letter_topic)
+
+# Registration: importing these modules attaches their agents and views to ``app``.
+from app.agents import orders as _orders  # noqa: E402,F401
+from app.agents import signals as _signals  # noqa: E402,F401
+from app.web import register as _register_web  # noqa: E402
+
+_register_web(app)

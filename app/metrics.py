@@ -1,0 +1,18 @@
+"""Prometheus metrics, served at ``/metrics`` by the worker."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+WEBHOOK_REQUESTS = Counter(
+    "at_stream_webhook_requests_total", "Webhook requests by outcome.", ["outcome"]
+)
+WEBHOOK_LATENCY = Histogram(
+    "at_stream_webhook_seconds",
+    "Webhook handling time, broker ack included.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0),
+)
+EVENTS_EMITTED = Counter("at_stream_events_emitted_total", "Records produced by agents.", ["topic"])
+DEAD_LETTERS = Counter(
+    "at_stream_dead_letters_total", "Records sent to the dead-letter topic.", ["source"]
+)

@@ -1,0 +1,148 @@
+"""The one settings object of at-stream.
+
+Every field is read from the environment (or a ``.env`` file). The old NATS system's
+names (``API_KEY_HMAC_SECRET``, ``NATS_URL``, ``NATS_STREAM``, ``NATS_DURABLE``) and
+``KAFKA_BOOTSTRAP_SERVERS`` are read as they are; everything else is prefixed
+``AT_STREAM_``. README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,200}$")
+
+TopicName = Annotated[str, Field(pattern=_TOPIC.pattern)]
+
+
+class Settings(BaseSettings):
+    """Configuration for the worker, the webhook and the CLI."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AT_STREAM_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # -- names kept from the old system ------------------------------------------------
+    hmac_secret: SecretStr | None = Field(
+        None,
+        validation_alias="API_KEY_HMAC_SECRET",
+        description="Shared HMAC-SHA256 secret of the webhook; the worker needs it.",
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        validation_alias="NATS_URL",
+        description="NATS server for the JetStream bridge.",
+    )
+    nats_stream: str = Field("trading-events", validation_alias="NATS_STREAM")
+    nats_durable: str = Field("at-stream-bridge", validation_alias="NATS_DURABLE")
+
+    # -- broker --------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        None,
+        validation_alias="KAFKA_BOOTSTRAP_SERVERS",
+        description="Comma-separated host:port list; unset means the local launcher's broker.",
+    )
+    app_id: str = Field("at-stream", pattern=_TOPIC.pattern)
+    signals_topic: TopicName = "signals"
+    orders_topic: TopicName = "orders"
+    fills_topic: TopicName = "fills"
+    dead_letter_topic: TopicName = "dead-letters"
+    topic_partitions: int = Field(4, ge=1, le=1024)
+    topic_replication_factor: int = Field(1, ge=1, le=16)
+
+    # -- worker and web --------------------------------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8001, ge=1, le=65535)
+    data_dir: Path = Path("var/worker")
+    log_level: str = Field("info", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    signature_tolerance_seconds: int = Field(300, ge=1, le=3600)
+    broker_ack_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    # -- local broker launcher -------------------------------------------------------------
+    broker_dir: Path = Field(Path("var/kafka"), description="Data and pid of the local Kafka.")
+    broker_port: int = Field(19092, ge=1024, le=65535, description="Local Kafka's port.")
+    broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        hosts = [h.strip() for h in value.removeprefix("kafka://").split(",") if h.strip()]
+        if not hosts or not all(_HOST_PORT.match(h) for h in hosts):
+            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return ",".join(hosts)
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"nats", "tls", "ws", "wss"} or not parts.hostname:
+            raise ValueError(f"expected nats://host:port, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+    @field_validator("hmac_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters")
+        return value
+
+    @property
+    def secret(self) -> str:
+        """The webhook secret; a worker without one fails at start-up."""
+        if self.hmac_secret is None:
+            raise ConfigError("API_KEY_HMAC_SECRET", "is not set")
+        return self.hmac_secret.get_secret_value()
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def bootstrap(self) -> str:
+        """The brokers to use: KAFKA_BOOTSTRAP_SERVERS, else the local launcher's."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def broker_url(self) -> str:
+        return ";".join(f"kafka://{h}" for h in self.bootstrap.split(","))
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    return alias if isinstance(alias, str) else f"AT_STREAM_{field.upper()}"
+
+
+def load_settings() -> Settings:
+    """Read the settings; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err["loc"][0] if err["loc"] else "?"
+        name = str(loc) if str(loc).isupper() else env_name(str(loc))
+        msg = "is not set" if err["type"] == "missing" else err["msg"]
+        raise ConfigError(name, msg) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

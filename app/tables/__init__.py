@@ -1,0 +1,1 @@
+"""Changelog-backed RocksDB tables, one per module."""

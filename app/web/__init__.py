@@ -1,0 +1,13 @@
+"""HTTP views of the worker, grouped in blueprints."""
+
+from __future__ import annotations
+
+import faust
+
+
+def register(app: faust.App) -> None:
+    from app.web.health import blueprint as health
+    from app.web.webhook import blueprint as webhook
+
+    health.register(app, url_prefix="")
+    webhook.register(app, url_prefix="/webhook")

@@ -1,0 +1,52 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from faust import web
+from prometheus_client import generate_latest
+
+from app.errors import ProblemError
+from app.web.problem import ProblemView
+
+blueprint = web.Blueprint("health")
+
+
+class NotReady(ProblemError):
+    status, slug, title = 503, "not-ready", "Worker is not ready"
+
+
+@blueprint.route("/healthz", name="healthz")
+class Healthz(ProblemView):
+    """The process is alive and its event loop answers."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json_bytes({"status": "ok"})
+
+
+@blueprint.route("/readyz", name="readyz")
+class Readyz(ProblemView):
+    """The broker answers and this worker has its partitions."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        app: Any = self.app
+        try:
+            client = app.producer._producer.client  # the aiokafka producer's client
+            await asyncio.wait_for(client.fetch_all_metadata(), timeout=2.0)
+        except Exception as exc:  # any failure here means "not ready", with the reason
+            raise NotReady(
+                f"broker unreachable: {type(exc).__name__}", headers={"Retry-After": "1"}
+            ) from None
+        assigned = app.consumer.assignment()
+        if app.rebalancing or not assigned:
+            raise NotReady("partitions not assigned yet", headers={"Retry-After": "1"})
+        return self.json_bytes({"status": "ready", "partitions": len(assigned)})
+
+
+@blueprint.route("/metrics", name="metrics")
+class Metrics(ProblemView):
+    async def get(self, request: web.Request) -> web.Response:
+        # aiohttp refuses a charset in content_type; the exposition format is UTF-8 anyway
+        return self.bytes(generate_latest(), content_type="text/plain; version=0.0.4")

@@ -1,0 +1,79 @@
+"""Real components for integration tests: one broker per session, workers per module.
+
+The broker is chosen once: ``KAFKA_BOOTSTRAP_SERVERS`` if set; else testcontainers'
+Redpanda if a Docker engine answers; else the project's own local Kafka launcher. These
+tests never skip for lack of Docker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.broker import LocalKafka
+from app.broker.launcher import free_port
+from tests.integration.support import Worker, docker_available, unique
+
+REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.18"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.nodeid:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a real Kafka-compatible broker."""
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        yield given
+        return
+    if docker_available():
+        from testcontainers.kafka import RedpandaContainer
+
+        with RedpandaContainer(image=REDPANDA_IMAGE) as redpanda:
+            yield redpanda.get_bootstrap_server()
+        return
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=free_port(), heap="384m")
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def start_worker(
+    kafka: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Worker]]:
+    """Start workers (each its own process) on unique topics; all are stopped after."""
+    started: list[Worker] = []
+
+    def start(prefix: str | None = None, **env: str) -> Worker:
+        worker = Worker.launch(kafka, tmp_path_factory.mktemp("worker"), prefix or unique("t"), env)
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+@pytest.fixture
+async def worker(start_worker: Callable[..., Worker]) -> AsyncIterator[Worker]:
+    """One ready worker with its own topics and consumer group."""
+    w = start_worker()
+    await w.wait_ready()
+    yield w
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path

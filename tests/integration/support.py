@@ -1,0 +1,195 @@
+"""Typed helpers for integration tests: worker processes, topic reads, signed posts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from app import signing
+from app.broker.launcher import free_port
+
+SECRET = "integration-test-secret"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def docker_available() -> bool:
+    """True if a Docker engine answers (not just a docker client on PATH)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:  # no engine, no socket, no permission: all mean "no Docker"
+        return False
+
+
+@dataclass
+class Worker:
+    """An at-stream worker process with its own app id, topics and port."""
+
+    bootstrap: str
+    prefix: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    topics: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def launch(cls, bootstrap: str, data: Path, prefix: str, extra: Mapping[str, str]) -> Worker:
+        port = free_port()
+        topics = {t: f"{prefix}-{t}" for t in ("signals", "orders", "fills", "dead-letters")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AT_STREAM_") and k != "API_KEY_HMAC_SECRET"
+        }
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            API_KEY_HMAC_SECRET=SECRET,
+            AT_STREAM_APP_ID=prefix,
+            AT_STREAM_SIGNALS_TOPIC=topics["signals"],
+            AT_STREAM_ORDERS_TOPIC=topics["orders"],
+            AT_STREAM_FILLS_TOPIC=topics["fills"],
+            AT_STREAM_DEAD_LETTER_TOPIC=topics["dead-letters"],
+            AT_STREAM_WEB_PORT=str(port),
+            AT_STREAM_DATA_DIR=str(data),
+            **extra,
+        )
+        w = cls(bootstrap, prefix, port, env, data / "worker.log", topics=topics)
+        w.start()
+        return w
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "worker", "-l", "info"],
+                cwd=self.log_path.parent,
+                env={**self.env, "PYTHONPATH": str(ROOT)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(
+                        f"worker exited {self.proc.returncode}:\n{self.log_tail()}"
+                    )
+                try:
+                    async with http.get(self.url + "/readyz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.25)
+        raise AssertionError(f"worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def signed_headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
+    stamp, sig = signing.sign(secret, body, ts)
+    return {
+        "Content-Type": "application/json",
+        signing.TIMESTAMP_HEADER: stamp,
+        signing.SIGNATURE_HEADER: sig,
+    }
+
+
+def signal_body(account: str = "acct-1", **over: Any) -> bytes:
+    import json
+
+    body: dict[str, Any] = {
+        "symbol": "AAPL",
+        "side": "buy",
+        "quantity": "10",
+        "order_type": "market",
+        "price": "187.25",
+        "account": account,
+        "strategy": "it",
+    }
+    body.update(over)
+    return json.dumps(body).encode()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, want: int, timeout: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read ``topic`` from the beginning until ``want`` records arrived (or time out)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    out: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < want and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> str:
+    value: bytes = dict(record.headers)[name]
+    return value.decode()

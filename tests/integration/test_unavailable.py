@@ -1,0 +1,53 @@
+"""With the broker down the webhook answers 503 with Retry-After, never 2xx."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from app.broker import LocalKafka
+from app.broker.launcher import free_port
+from tests.integration.support import Worker, signal_body, signed_headers, unique
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own, since the test stops it."""
+    broker = LocalKafka(tmp_path / "kafka", port=free_port(), heap="256m")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def test_broker_down_means_503(own_broker: LocalKafka, tmp_path: Path) -> None:
+    worker = Worker.launch(
+        own_broker.bootstrap,
+        tmp_path,
+        unique("down"),
+        {"AT_STREAM_BROKER_ACK_TIMEOUT_SECONDS": "2"},
+    )
+    try:
+        await worker.wait_ready()
+        own_broker.stop()
+        async with aiohttp.ClientSession() as http:
+            for n in range(3):
+                body = signal_body(account=f"down-{n}")
+                started = time.monotonic()
+                async with http.post(
+                    worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
+                ) as r:
+                    elapsed = time.monotonic() - started
+                    assert r.status == 503, await r.text()
+                    assert r.headers["Retry-After"].isdigit()
+                    assert (await r.json(content_type=None))["type"].endswith("/broker-unavailable")
+                assert elapsed < 10  # bounded by the ack timeout, not the client's patience
+            async with http.get(worker.url + "/readyz") as r:
+                assert r.status == 503
+    finally:
+        worker.stop(timeout=5)  # with no broker a graceful stop only waits
