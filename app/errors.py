@@ -85,6 +85,10 @@ class Unauthorized(ProblemError):
     status, slug, title = 401, "unauthorized", "Signature verification failed"
 
 
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Source not allowed"
+
+
 class NotFound(ProblemError):
     status, slug, title = 404, "not-found", "Not found"
 
@@ -97,8 +101,24 @@ class UnsupportedMediaType(ProblemError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
 
 
+class Conflict(ProblemError):
+    status, slug, title = 409, "request-in-flight", "A request with this key is in flight"
+
+
+class IdempotencyKeyReused(ProblemError):
+    status, slug, title = 422, "idempotency-key-reused", "Key reused with another payload"
+
+
 class InvalidSignal(ProblemError):
     status, slug, title = 422, "invalid-signal", "Signal failed validation"
+
+
+class RateLimited(ProblemError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
+class NotReady(ProblemError):
+    status, slug, title = 503, "not-ready", "Worker is not ready"
 
 
 class BrokerUnavailable(ProblemError):

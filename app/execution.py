@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.ids import fill_id_for, order_id_for
-from app.models import Fill, Order, OrderType, Signal
+from app.models import Fill, Order, Signal
 
 
 def order_for(signal: Signal) -> Order:
@@ -18,14 +18,16 @@ def order_for(signal: Signal) -> Order:
         quantity=signal.quantity,
         order_type=signal.order_type,
         limit_price=signal.limit_price,
+        stop_price=signal.stop_price,
         price=signal.price,
+        time_in_force=signal.time_in_force,
         created_at=signal.received_at,
     )
 
 
 def immediate_fill(order: Order) -> Fill:
-    """Fill the whole order at once, at its limit price or its reference price."""
-    price = order.limit_price if order.order_type is OrderType.LIMIT else order.price
+    """Fill the whole order at once: at its limit, else its stop, else its reference price."""
+    price = order.limit_price or order.stop_price or order.price
     if price is None:  # guarded by SignalIn's validation; kept for orders from elsewhere
         raise ValueError(f"order {order.order_id} has no price to fill at")
     return Fill(

@@ -1,41 +1,63 @@
 """Pure webhook logic: from raw request parts to a verified, validated Signal.
 
 No I/O here; the Faust view reads the body, calls :func:`accept`, and produces.
-Order of checks: content type, signature (so unauthenticated callers learn nothing
-about the payload), JSON, schema.
+Order of checks: source IP, content type, signature (so unauthenticated callers learn
+nothing about the payload), JSON, schema.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from app import signing
-from app.errors import InvalidJSON, InvalidSignal, Unauthorized, UnsupportedMediaType
-from app.ids import signal_id_for
+from app import schemes
+from app.errors import (
+    Forbidden,
+    InvalidJSON,
+    InvalidSignal,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from app.ids import derive
 from app.models import Signal, SignalIn
+from app.providers import Provider, Scheme, UnknownFields
 
-JSON_TYPES = ("application/json",)
+MAX_DEPTH = 32
+KNOWN_FIELDS = frozenset(SignalIn.model_fields)
 
 
-def check_content_type(content_type: str | None) -> None:
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A request that may become a signal, and what identifies its delivery."""
+
+    signal: Signal
+    dedupe_key: str  # same key, same delivery: replays and retries share it
+    fingerprint: str  # sha256 of the payload: same key with another payload is refused
+
+
+def check_content_type(content_type: str | None, scheme: Scheme) -> None:
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media not in JSON_TYPES and not media.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"content type must be application/json, got {media or 'none'!r}"
-        )
+    if media == "application/json" or media.endswith("+json"):
+        return
+    if scheme is Scheme.TRADINGVIEW and media == "text/plain":
+        return  # TradingView posts JSON as text/plain
+    raise UnsupportedMediaType(f"content type must be application/json, got {media or 'none'!r}")
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """Every field error as ``{"pointer": "/quantity", "detail": "...", "code": "..."}``."""
     out = []
     for err in exc.errors(include_url=False):
-        pointer = "/" + "/".join(str(p) for p in err["loc"])
+        pointer = "/" + "/".join(
+            str(p).replace("~", "~0").replace("/", "~1") for p in err["loc"]
+        )  # RFC 6901
         out.append({"pointer": pointer, "detail": err["msg"], "code": err["type"]})
     return out
 
@@ -44,52 +66,115 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse JSON losslessly: numbers with a fraction become Decimal, never float."""
+    """Parse strictly and losslessly: UTF-8, no NaN/Infinity, no duplicate keys, depth <= 32;
+    numbers with a fraction become Decimal, never float."""
     try:
         text = body.decode("utf-8")
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise InvalidJSON(f"body is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        value = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_no_duplicates,
+        )
     except (ValueError, RecursionError) as exc:
         raise InvalidJSON(f"body is not valid JSON: {exc}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise InvalidJSON(f"JSON is nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _verify(
+    provider: Provider, body: bytes, headers: Mapping[str, str], tolerance: int, now: datetime
+) -> tuple[schemes.Verified, Any]:
+    secrets = provider.active_secrets(now)
+    try:
+        if provider.scheme is Scheme.TRADINGVIEW:
+            payload = parse_json(body)
+            schemes.verify_tradingview(secrets, payload)
+            return schemes.Verified("tv:" + fingerprint(payload)), payload
+        verify = (
+            schemes.verify_standard
+            if provider.scheme is Scheme.STANDARD_WEBHOOKS
+            else schemes.verify_legacy
+        )
+        verified = verify(secrets, body, headers, tolerance, now.timestamp())
+    except schemes.Rejected as exc:
+        raise Unauthorized(
+            "the request signature is missing, invalid or expired", reason=exc.reason
+        ) from None
+    except InvalidJSON:  # an unauthenticated caller learns nothing about its JSON
+        raise Unauthorized("the request is not authenticated", reason="bad-json") from None
+    return verified, parse_json(body)
 
 
 def accept(
+    provider: Provider,
     body: bytes,
     headers: Mapping[str, str],
     *,
-    secret: str,
-    tolerance: int,
+    client_ip: str | None = None,
+    tolerance: int = 300,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> Signal:
+) -> Accepted:
     """Verify and validate one webhook request; raise a ProblemError if it is bad."""
-    check_content_type(headers.get("Content-Type"))
-    ts = headers.get(signing.TIMESTAMP_HEADER)
-    verdict = signing.verify(
-        secret,
-        body,
-        ts,
-        headers.get(signing.SIGNATURE_HEADER),
-        tolerance=tolerance,
-        now=None if now is None else now.timestamp(),
-    )
-    if not verdict.ok:
-        raise Unauthorized(
-            "the request signature is missing, invalid or expired", reason=verdict.reason
-        )
-    raw = parse_json(body)
+    now = now or datetime.now(UTC)
+    if not provider.ip_allowed(client_ip):
+        raise Forbidden("source address not allowed", reason="ip-not-allowed")
+    check_content_type(headers.get("Content-Type"), provider.scheme)
+    verified, raw = _verify(provider, body, headers, tolerance, now)
     if not isinstance(raw, dict):
         raise InvalidJSON(f"body must be a JSON object, got {type(raw).__name__}")
+    unknown = {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
+    known = {k: v for k, v in raw.items() if k in KNOWN_FIELDS}
+    if provider.unknown_fields is UnknownFields.STRICT:
+        known = raw  # pydantic reports each unknown field as extra_forbidden
+        unknown = {}
     try:
-        signal_in = SignalIn.model_validate(raw)
+        signal_in = SignalIn.model_validate(known)
     except ValidationError as exc:
         raise InvalidSignal(
             f"{exc.error_count()} field error(s)", errors=field_errors(exc)
         ) from None
-    assert ts is not None  # verified above
-    return Signal(
-        **signal_in.model_dump(),
-        signal_id=signal_id_for(signing.signed_payload(ts, body)),
-        received_at=now or datetime.now(UTC),
+    key = (
+        f"{provider.id}:idem:{idempotency_key}"
+        if idempotency_key
+        else (f"{provider.id}:{verified.delivery_id}")
     )
+    signal = Signal(
+        **signal_in.model_dump(),
+        signal_id=derive("signal", key),
+        provider=provider.id,
+        received_at=now,
+        unknown_fields=unknown,
+    )
+    return Accepted(signal=signal, dedupe_key=key, fingerprint=fingerprint(raw))

@@ -46,4 +46,4 @@ def uuid7() -> str:
 
 def valid_correlation_id(value: str) -> bool:
     """A caller's correlation id: 8-128 chars of letters, digits and ``._:-``."""
-    return bool(_CORRELATION.match(value))
+    return bool(_CORRELATION.fullmatch(value))

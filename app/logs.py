@@ -6,6 +6,7 @@ The worker installs :class:`KeyValueFormatter` through Faust's ``logging_config`
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -32,8 +33,11 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def _quote(value: Any) -> str:
+    """logfmt value: bare when safe, else a JSON string (so one record stays one line)."""
     text = str(value)
-    return f'"{text}"' if (" " in text or not text) else text
+    if text and not any(c in text for c in ' "=\\') and text.isprintable():
+        return text
+    return json.dumps(text)
 
 
 def logging_config(level: str) -> dict[str, Any]:

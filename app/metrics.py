@@ -16,3 +16,11 @@ EVENTS_EMITTED = Counter("at_stream_events_emitted_total", "Records produced by 
 DEAD_LETTERS = Counter(
     "at_stream_dead_letters_total", "Records sent to the dead-letter topic.", ["source"]
 )
+DUPLICATES = Counter(
+    "at_stream_duplicates_skipped_total", "Records skipped as already applied.", ["topic"]
+)
+UNKNOWN_FIELDS = Counter(
+    "at_stream_webhook_unknown_fields_total",
+    "Unknown fields accepted from lenient providers, by field name.",
+    ["provider", "field"],
+)

@@ -11,13 +11,26 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.:/_\-]{0,31}$", examples=["AAPL"])]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-Positive = Annotated[Decimal, Field(gt=0, max_digits=28, decimal_places=12, allow_inf_nan=False)]
+POSITIVE_DECIMAL = r"^(0\.\d{0,11}[1-9]|[1-9]\d{0,15}(\.\d{1,12})?)$"
+NON_NEGATIVE_DECIMAL = r"^\d{1,16}(\.\d{1,12})?$"
+# On the wire a decimal is a JSON string (the schema says so); JSON numbers are accepted
+# from providers and parsed exactly, never through float.
+Positive = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=28, decimal_places=12, allow_inf_nan=False),
+    WithJsonSchema({"type": "string", "pattern": POSITIVE_DECIMAL, "examples": ["10.5"]}),
+]
+NonNegative = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=28, decimal_places=12, allow_inf_nan=False),
+    WithJsonSchema({"type": "string", "pattern": NON_NEGATIVE_DECIMAL, "examples": ["0"]}),
+]
 EventId = Annotated[str, Field(min_length=36, max_length=36)]
 
 
@@ -29,10 +42,23 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    DAY = "day"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+_NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
+_NEEDS_STOP = {OrderType.STOP, OrderType.STOP_LIMIT}
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_timedelta="iso8601")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     def dumps(self) -> bytes:
         return self.model_dump_json().encode()
@@ -46,19 +72,24 @@ class SignalIn(_Event):
     quantity: Positive
     order_type: OrderType = OrderType.MARKET
     limit_price: Positive | None = None
+    stop_price: Positive | None = None
     price: Positive | None = Field(
         None, description="Reference price at alert time; market orders fill at it."
     )
+    time_in_force: TimeInForce = TimeInForce.GTC
     account: Name
     strategy: Name
     timestamp: AwareDatetime | None = Field(None, description="Provider's clock.")
 
     @model_validator(mode="after")
     def _prices(self) -> SignalIn:
-        if self.order_type is OrderType.LIMIT and self.limit_price is None:
-            raise ValueError("limit_price is required for a limit order")
-        if self.order_type is OrderType.MARKET and self.limit_price is not None:
-            raise ValueError("limit_price is only allowed on a limit order")
+        kind = self.order_type.value
+        if (self.limit_price is None) == (self.order_type in _NEEDS_LIMIT):
+            need = "is required" if self.order_type in _NEEDS_LIMIT else "is not allowed"
+            raise ValueError(f"limit_price {need} for a {kind} order")
+        if (self.stop_price is None) == (self.order_type in _NEEDS_STOP):
+            need = "is required" if self.order_type in _NEEDS_STOP else "is not allowed"
+            raise ValueError(f"stop_price {need} for a {kind} order")
         if self.order_type is OrderType.MARKET and self.price is None:
             raise ValueError("price (the reference price) is required for a market order")
         return self
@@ -69,7 +100,11 @@ class Signal(SignalIn):
 
     v: Literal[1] = SCHEMA_VERSION
     signal_id: EventId
+    provider: str = "default"
     received_at: AwareDatetime
+    unknown_fields: dict[str, Any] = Field(
+        default_factory=dict, description="Fields a lenient provider sent that we do not know."
+    )
 
     @property
     def key(self) -> bytes:
@@ -89,7 +124,9 @@ class Order(_Event):
     quantity: Positive
     order_type: OrderType
     limit_price: Positive | None = None
+    stop_price: Positive | None = None
     price: Positive | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
     created_at: AwareDatetime
 
 
@@ -105,7 +142,7 @@ class Fill(_Event):
     side: Side
     quantity: Positive
     price: Positive
-    fee: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    fee: NonNegative = Decimal(0)
     filled_at: datetime
 
 

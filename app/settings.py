@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
+from app.providers import Provider, load_providers
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,200}$")
@@ -66,7 +67,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/worker")
     log_level: str = Field("info", pattern=r"^(?i:debug|info|warning|error|critical)$")
     signature_tolerance_seconds: int = Field(300, ge=1, le=3600)
-    broker_ack_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    request_deadline_seconds: float = Field(
+        3.0, gt=0, le=60, description="Webhook answers within this; 503 if not recorded by then."
+    )
+    idempotency_ttl_seconds: int = Field(86400, ge=600, description="Dedupe key retention.")
+    providers_file: Path | None = Field(None, description="TOML file of signal providers.")
+    default_rate_limit: float = Field(
+        1000.0, ge=0, description="Requests/s of the default provider (burst 2x); 0: unlimited."
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     # -- local broker launcher -------------------------------------------------------------
@@ -80,7 +88,9 @@ class Settings(BaseSettings):
         if value is None:
             return None
         hosts = [h.strip() for h in value.removeprefix("kafka://").split(",") if h.strip()]
-        if not hosts or not all(_HOST_PORT.match(h) for h in hosts):
+        if not hosts or not all(
+            _HOST_PORT.fullmatch(h) and 0 < int(h.rsplit(":", 1)[1]) <= 65535 for h in hosts
+        ):
             raise ValueError(f"expected host:port[,host:port...], got {value!r}")
         return ",".join(hosts)
 
@@ -105,10 +115,23 @@ class Settings(BaseSettings):
 
     @property
     def secret(self) -> str:
-        """The webhook secret; a worker without one fails at start-up."""
+        """The default provider's secret; ConfigError naming the variable when unset."""
         if self.hmac_secret is None:
             raise ConfigError("API_KEY_HMAC_SECRET", "is not set")
         return self.hmac_secret.get_secret_value()
+
+    def providers(self) -> dict[str, Provider]:
+        """Every provider; a worker needs at least one."""
+        secret = None if self.hmac_secret is None else self.hmac_secret.get_secret_value()
+        found = load_providers(self.providers_file, secret, self.default_rate_limit)
+        if not found:
+            raise ConfigError("API_KEY_HMAC_SECRET", "is not set (nor AT_STREAM_PROVIDERS_FILE)")
+        return found
+
+    @property
+    def deliveries_topic(self) -> str:
+        """Internal topic of webhook outcomes (replay protection, Idempotency-Key)."""
+        return f"{self.app_id}-deliveries"
 
     @property
     def uses_local_broker(self) -> bool:

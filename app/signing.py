@@ -51,7 +51,7 @@ def verify(
     """Check the signature over the raw bytes in constant time, then the clock skew."""
     if not timestamp or not signature:
         return Verdict(False, "missing-header")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return Verdict(False, "bad-timestamp")
     if not signature.startswith(PREFIX):
         return Verdict(False, "bad-signature-format")

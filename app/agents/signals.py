@@ -11,8 +11,9 @@ from app.errors import DecodeError
 from app.execution import order_for
 from app.logs import fields
 from app.main import app, orders_topic, signals_topic
-from app.metrics import EVENTS_EMITTED
+from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Signal
+from app.tables.signal_orders import order_of, remember
 from app.topics import correlation_of, decode, derived_headers
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,18 @@ async def process_signals(stream: StreamT[bytes]) -> None:
         except DecodeError as exc:
             await dead_letter(event, exc.reason)
             continue
-        order = order_for(signal)
         cid = correlation_of(event.headers)
+        if order_of(signal.signal_id):
+            DUPLICATES.labels(topic="signals").inc()
+            log.info(
+                "duplicate signal skipped",
+                extra=fields(correlation_id=cid, signal_id=signal.signal_id),
+            )
+            continue
+        order = order_for(signal)
         await orders_topic.send(
             key=event.key, value=order.dumps(), headers=derived_headers(cid, signal.signal_id)
         )
+        remember(signal.signal_id, order.order_id)
         EVENTS_EMITTED.labels(topic="orders").inc()
         log.debug("order emitted", extra=fields(correlation_id=cid, order_id=order.order_id))

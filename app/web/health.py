@@ -8,14 +8,11 @@ from typing import Any
 from faust import web
 from prometheus_client import generate_latest
 
-from app.errors import ProblemError
+from app.errors import NotReady
 from app.web.problem import ProblemView
+from app.web.routing import ready
 
 blueprint = web.Blueprint("health")
-
-
-class NotReady(ProblemError):
-    status, slug, title = 503, "not-ready", "Worker is not ready"
 
 
 @blueprint.route("/healthz", name="healthz")
@@ -39,10 +36,9 @@ class Readyz(ProblemView):
             raise NotReady(
                 f"broker unreachable: {type(exc).__name__}", headers={"Retry-After": "1"}
             ) from None
-        assigned = app.consumer.assignment()
-        if app.rebalancing or not assigned:
-            raise NotReady("partitions not assigned yet", headers={"Retry-After": "1"})
-        return self.json_bytes({"status": "ready", "partitions": len(assigned)})
+        if not ready(app):
+            raise NotReady("recovering, rebalancing or unassigned", headers={"Retry-After": "1"})
+        return self.json_bytes({"status": "ready", "partitions": len(app.consumer.assignment())})
 
 
 @blueprint.route("/metrics", name="metrics")

@@ -1,26 +1,51 @@
-"""``POST /webhook/signals``: verify, validate, produce with acks=all, then answer 202."""
+"""``POST /webhook/signals[/<provider>]``: verify, dedupe, produce with acks=all, answer.
+
+The request is handled by the worker that owns its dedupe key's partition (requests
+that reach another worker are forwarded there), so one process serializes all
+deliveries of one key: a replay gets the first outcome, an ``Idempotency-Key`` in
+flight gets 409, and the same key with another payload gets 422. Everything happens
+within ``AT_STREAM_REQUEST_DEADLINE_SECONDS``; past it the answer is 503.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
 from faust import web
 
-from app.errors import BrokerUnavailable, InvalidHeader, PayloadTooLarge, ProblemError
-from app.gateway import accept
+from app.errors import (
+    BrokerUnavailable,
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidHeader,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    ProblemError,
+    RateLimited,
+)
+from app.gateway import Accepted, accept
 from app.ids import uuid7, valid_correlation_id
 from app.logs import fields
-from app.main import settings, signals_topic
-from app.metrics import WEBHOOK_LATENCY, WEBHOOK_REQUESTS
+from app.main import providers, settings, signals_topic
+from app.metrics import UNKNOWN_FIELDS, WEBHOOK_LATENCY, WEBHOOK_REQUESTS
+from app.providers import DEFAULT_PROVIDER, Provider
+from app.ratelimit import TokenBucket, retry_after
+from app.tables.deliveries import Delivery, lookup, record
 from app.topics import CORRELATION_HEADER
+from app.web import routing
 from app.web.problem import ProblemView
 
 log = logging.getLogger(__name__)
 
 blueprint = web.Blueprint("webhook")
+_IDEMPOTENCY_KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')  # a quoted sf-string
+_buckets: dict[str, TokenBucket] = {}
+_locks: dict[str, asyncio.Lock] = {}
 
 
 async def read_body(request: Any, limit: int) -> bytes:
@@ -47,64 +72,151 @@ def correlation_id_of(request: Any) -> str:
     return given
 
 
+def idempotency_key_of(request: Any) -> str | None:
+    given: str | None = request.headers.get("Idempotency-Key")
+    if given is None:
+        return None
+    match = _IDEMPOTENCY_KEY.match(given)
+    if not match:
+        raise InvalidHeader("Idempotency-Key must be a string of 1-255 visible characters")
+    return match.group(1)
+
+
+def rate_limit(provider: Provider) -> None:
+    limit = provider.rate_limit
+    if limit is None:
+        return
+    bucket = _buckets.get(provider.id)
+    if bucket is None:
+        bucket = _buckets[provider.id] = TokenBucket(limit.per_second, limit.burst)
+    wait = bucket.take()
+    if wait:
+        raise RateLimited(
+            f"provider {provider.id!r} is over its rate limit",
+            headers={"Retry-After": retry_after(wait)},
+        )
+
+
 @blueprint.route("/signals", name="signals")
 class SignalWebhook(ProblemView):
-    """Accepts one signed signal; 202 only after the broker acknowledged it."""
+    """Accepts one signed signal; 2xx only after the broker acknowledged it."""
 
-    async def post(self, request: web.Request) -> web.Response:
+    async def post(self, request: web.Request, provider: str = DEFAULT_PROVIDER) -> web.Response:
         started = time.perf_counter()
         outcome = "accepted"
+        cid = ""
         try:
-            return await self._accept(request)
+            cid = correlation_id_of(request)
+            async with asyncio.timeout(settings.request_deadline_seconds):
+                return await self._handle(request, provider, cid)
+        except TimeoutError:
+            outcome = "deadline"
+            raise BrokerUnavailable(
+                "the signal could not be recorded in time; retry later",
+                headers={"Retry-After": "1", "X-Correlation-ID": cid},
+                reason="deadline",
+            ) from None
         except ProblemError as exc:
             outcome = exc.reason
+            if cid:
+                exc.headers["X-Correlation-ID"] = cid
+            log.info("webhook refused", extra=fields(correlation_id=cid, reason=exc.reason))
             raise
         finally:
             WEBHOOK_REQUESTS.labels(outcome=outcome).inc()
             WEBHOOK_LATENCY.observe(time.perf_counter() - started)
 
-    async def _accept(self, request: Any) -> web.Response:
-        cid = correlation_id_of(request)
+    async def _handle(self, request: Any, provider_id: str, cid: str) -> web.Response:
+        provider = providers.get(provider_id)
+        if provider is None:
+            raise NotFound(f"no provider {provider_id!r}")
+        body = await read_body(request, settings.max_body_bytes)
+        client_ip = routing.client_ip(request, body)
+        rate_limit(provider)
+        accepted = accept(
+            provider,
+            body,
+            request.headers,
+            client_ip=client_ip,
+            tolerance=settings.signature_tolerance_seconds,
+            idempotency_key=idempotency_key_of(request),
+        )
+        for name in accepted.signal.unknown_fields:
+            UNKNOWN_FIELDS.labels(provider=provider.id, field=name[:64]).inc()
+        forwarded = await routing.forward_to_owner(self, request, accepted.dedupe_key, body)
+        if forwarded is not None:
+            return forwarded
+        if not routing.ready(self.app):
+            raise NotReady("worker is recovering or rebalancing", headers={"Retry-After": "1"})
+        return await self._once(accepted, cid, has_idem_key="Idempotency-Key" in request.headers)
+
+    async def _once(self, accepted: Accepted, cid: str, *, has_idem_key: bool) -> web.Response:
+        """The first delivery of a key is produced; the others get its outcome."""
+        key = accepted.dedupe_key
+        lock = _locks.setdefault(key, asyncio.Lock())
+        if lock.locked() and has_idem_key:
+            raise Conflict("a request with this Idempotency-Key is still being processed")
         try:
-            body = await read_body(request, settings.max_body_bytes)
-            signal = accept(
-                body,
-                request.headers,
-                secret=settings.secret,
-                tolerance=settings.signature_tolerance_seconds,
-            )
-        except ProblemError as exc:
-            exc.headers["X-Correlation-ID"] = cid
-            log.info("webhook refused", extra=fields(correlation_id=cid, reason=exc.reason))
-            raise
-        await self._produce(signal.key, signal.dumps(), cid)
+            async with lock:
+                seen = lookup(key)
+                if seen is not None:
+                    return self._replay(seen, accepted, cid)
+                await self._produce(accepted, cid)
+                body = {
+                    "status": "accepted",
+                    "signal_id": accepted.signal.signal_id,
+                    "correlation_id": cid,
+                }
+                await record(
+                    key,
+                    Delivery(
+                        fingerprint=accepted.fingerprint,
+                        signal_id=accepted.signal.signal_id,
+                        status=202,
+                        body=body,
+                        expires_at=time.time() + settings.idempotency_ttl_seconds,
+                    ),
+                )
+        finally:
+            if not lock.locked() and _locks.get(key) is lock:
+                del _locks[key]
         log.info(
             "signal accepted",
-            extra=fields(correlation_id=cid, signal_id=signal.signal_id, symbol=signal.symbol),
+            extra=fields(correlation_id=cid, signal_id=accepted.signal.signal_id, key=key),
         )
-        return self.json_bytes(
-            {"status": "accepted", "signal_id": signal.signal_id, "correlation_id": cid},
-            status=202,
-            headers={"X-Correlation-ID": cid},
-        )
+        return self.json_bytes(body, status=202, headers={"X-Correlation-ID": cid})
 
-    async def _produce(self, key: bytes, value: bytes, cid: str) -> None:
-        """Write to ``signals`` and wait for the broker's ack, within the ack timeout."""
-        headers = {CORRELATION_HEADER: cid.encode()}
+    def _replay(self, seen: Delivery, accepted: Accepted, cid: str) -> web.Response:
+        if seen.fingerprint != accepted.fingerprint:
+            raise IdempotencyKeyReused(
+                "this key was first used with a different payload", reason="key-reused"
+            )
+        log.info("replay answered", extra=fields(correlation_id=cid, signal_id=seen.signal_id))
+        headers = {"X-Correlation-ID": str(seen.body.get("correlation_id", cid))}
+        return self.json_bytes({**seen.body, "replayed": True}, status=seen.status, headers=headers)
 
-        async def send_and_wait() -> None:
-            fut = await signals_topic.send(key=key, value=value, headers=headers)
-            await fut
-
+    async def _produce(self, accepted: Accepted, cid: str) -> None:
+        """Write to ``signals`` and wait for the broker's ack (acks=all)."""
+        signal = accepted.signal
         try:
-            await asyncio.wait_for(send_and_wait(), timeout=settings.broker_ack_timeout_seconds)
-        except Exception as exc:  # timeout or a producer error: the write is not acknowledged
+            fut = await signals_topic.send(
+                key=signal.key,
+                value=signal.dumps(),
+                headers={CORRELATION_HEADER: cid.encode()},
+            )
+            await fut
+        except Exception as exc:  # a producer error: the write is not acknowledged
             log.warning(
                 "broker did not acknowledge",
                 extra=fields(correlation_id=cid, error=type(exc).__name__),
             )
             raise BrokerUnavailable(
                 "the signal was not acknowledged by the broker; retry later",
-                headers={"Retry-After": "5", "X-Correlation-ID": cid},
+                headers={"Retry-After": "1"},
                 reason="broker-unavailable",
             ) from None
+
+
+@blueprint.route("/signals/{provider}", name="provider-signals")
+class ProviderSignalWebhook(SignalWebhook):
+    """The same, for a provider of the providers file."""

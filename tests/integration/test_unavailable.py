@@ -30,7 +30,7 @@ async def test_broker_down_means_503(own_broker: LocalKafka, tmp_path: Path) -> 
         own_broker.bootstrap,
         tmp_path,
         unique("down"),
-        {"AT_STREAM_BROKER_ACK_TIMEOUT_SECONDS": "2"},
+        {"AT_STREAM_REQUEST_DEADLINE_SECONDS": "2"},
     )
     try:
         await worker.wait_ready()

@@ -1,0 +1,169 @@
+"""OpenAPI 3.1 of the webhook, generated from the models: ``/openapi.json`` and ``/docs``."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from faust import web
+
+from app import schemes, signing
+from app.models import POSITIVE_DECIMAL, SignalIn
+from app.web.problem import ProblemView
+
+blueprint = web.Blueprint("openapi")
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "pointer": {"type": "string"},
+                    "detail": {"type": "string"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+ACCEPTED = {
+    "type": "object",
+    "required": ["status", "signal_id", "correlation_id"],
+    "properties": {
+        "status": {"const": "accepted"},
+        "signal_id": {"type": "string", "format": "uuid"},
+        "correlation_id": {"type": "string"},
+        "replayed": {"type": "boolean", "description": "true when this is a replay's answer"},
+    },
+}
+ERRORS = {
+    "400": "Invalid JSON (not UTF-8, NaN, duplicate keys, nested deeper than 32) or header",
+    "401": "Missing, invalid or expired signature",
+    "403": "Source address not in the provider's allowlist",
+    "404": "No such provider",
+    "409": "A request with this Idempotency-Key is in flight",
+    "413": "Body larger than the limit",
+    "415": "Content type is not application/json",
+    "422": "Schema violation (every field error listed) or Idempotency-Key reused",
+    "429": "Provider over its rate limit (see Retry-After)",
+    "503": "Broker did not acknowledge in time, or worker not ready (see Retry-After)",
+}
+
+
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"},
+            "description": description}  # fmt: skip
+
+
+def _operation(summary: str, extra_params: list[dict[str, Any]]) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    responses: dict[str, Any] = {
+        "202": {
+            "description": "Recorded on the signals topic (broker acknowledged, acks=all)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+        }
+    }
+    responses.update({code: {"description": d, "content": problem} for code, d in ERRORS.items()})
+    return {
+        "summary": summary,
+        "parameters": [
+            _header(signing.TIMESTAMP_HEADER, "legacy scheme: unix seconds"),
+            _header(signing.SIGNATURE_HEADER, "legacy scheme: sha256=<hex HMAC>"),
+            _header(schemes.SW_ID, "standard-webhooks: message id"),
+            _header(schemes.SW_TIMESTAMP, "standard-webhooks: unix seconds"),
+            _header(schemes.SW_SIGNATURE, "standard-webhooks: v1,<base64> ..."),
+            _header("Idempotency-Key", "IETF idempotency key (1-255 visible chars)"),
+            _header("X-Correlation-ID", "8-128 chars of [A-Za-z0-9._:-]; minted if absent"),
+            *extra_params,
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signal"}}},
+        },
+        "responses": responses,
+    }
+
+
+# Which price fields each order type needs and refuses (SignalIn's cross-field rules).
+ORDER_TYPES = {
+    "market": (["price"], ["limit_price", "stop_price"]),
+    "limit": (["limit_price"], ["stop_price"]),
+    "stop": (["stop_price"], ["limit_price"]),
+    "stop_limit": (["limit_price", "stop_price"], []),
+}
+
+
+def signal_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """SignalIn's JSON Schema with its cross-field rules as ``oneOf`` variants."""
+    signal = SignalIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = signal.pop("$defs", {})
+    decimal = {"type": "string", "pattern": POSITIVE_DECIMAL}
+    signal["required"] = [*signal["required"], "order_type"]
+    signal["oneOf"] = [
+        {
+            "properties": {
+                "order_type": {"const": kind},
+                **dict.fromkeys(need, decimal),
+                **dict.fromkeys(refuse, False),
+            },
+            "required": need,
+        }
+        for kind, (need, refuse) in ORDER_TYPES.items()
+    ]
+    return signal, defs
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    signal, defs = signal_schema()
+    provider = {"name": "provider", "in": "path", "required": True,
+                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}  # fmt: skip
+    health = {"200": {"description": "OK"}, "503": {"description": "Not ready"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "at-stream webhook",
+            "version": "1",
+            "description": "Signed trading signals in; see README.md for the schemes.",
+        },
+        "paths": {
+            "/webhook/signals": {"post": _operation("Signal of the default provider", [])},
+            "/webhook/signals/{provider}": {
+                "post": _operation("Signal of a configured provider", [provider])
+            },
+            "/healthz": {"get": {"summary": "Alive", "responses": {"200": health["200"]}}},
+            "/readyz": {"get": {"summary": "Ready", "responses": health}},
+        },
+        "components": {
+            "schemas": {"Signal": signal, "Problem": PROBLEM, "Accepted": ACCEPTED, **defs}
+        },
+    }
+
+
+DOCS = """<!doctype html><html><head><title>at-stream webhook</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<noscript>The spec: <a href="/openapi.json">/openapi.json</a></noscript></body></html>"""
+
+
+@blueprint.route("/openapi.json", name="openapi")
+class OpenAPI(ProblemView):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json_bytes(openapi())
+
+
+@blueprint.route("/docs", name="docs")
+class Docs(ProblemView):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.html(DOCS)

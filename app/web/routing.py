@@ -1,0 +1,100 @@
+"""Send a webhook request to the worker that owns its dedupe key, and readiness.
+
+Every worker can answer any request: one that does not own the key's partition of the
+``deliveries`` table forwards the request (body and headers) to the owner and relays
+the answer. The forwarding worker vouches for the caller's address with an HMAC under
+a key all workers derive from the same providers, so an outside caller cannot claim
+another address by sending the header itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+from faust import web
+from yarl import URL
+
+from app.main import providers, settings
+from app.tables.deliveries import deliveries
+
+log = logging.getLogger(__name__)
+
+FORWARDED_IP = "X-At-Stream-Client-IP"
+FORWARDED_SIG = "X-At-Stream-Forward-Signature"
+_HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
+
+
+def _cluster_key() -> bytes:
+    secrets = sorted(s.value.get_secret_value() for p in providers.values() for s in p.secrets)
+    material = "\x1f".join([settings.app_id, *secrets])
+    return hashlib.sha256(b"at-stream-forward\x1f" + material.encode()).digest()
+
+
+_KEY = _cluster_key()
+
+
+def _vouch(ip: str, body_digest: str) -> str:
+    return hmac.new(_KEY, f"{ip}\n{body_digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def client_ip(request: Any, body: bytes) -> str | None:
+    """The caller's address: the socket's, or the one a peer worker vouched for."""
+    vouched = request.headers.get(FORWARDED_IP)
+    sig = request.headers.get(FORWARDED_SIG)
+    if vouched and sig:
+        expected = _vouch(vouched, hashlib.sha256(body).hexdigest())
+        if hmac.compare_digest(expected, sig):
+            return str(vouched)
+    return str(request.remote) if request.remote else None
+
+
+def ready(app: Any) -> bool:
+    """Partitions assigned, tables recovered, no rebalance under way."""
+    recovery = app.tables.recovery
+    return bool(
+        not app.rebalancing
+        and recovery.completed.is_set()
+        and not recovery.in_recovery
+        and app.consumer.assignment()
+    )
+
+
+def _owner(app: Any, key: str) -> URL | None:
+    try:
+        return URL(str(app.router.key_store(deliveries.name, key.encode())))
+    except (KeyError, IndexError):
+        return None  # no assignment known yet: the readiness gate answers
+
+
+def _same(a: URL, b: URL) -> bool:
+    return (a.host, a.port) == (b.host, b.port)
+
+
+async def forward_to_owner(view: Any, request: Any, key: str, body: bytes) -> web.Response | None:
+    """Relay to the owner's answer, or None when this worker is the owner."""
+    app = view.app
+    if request.headers.get(FORWARDED_SIG):
+        return None  # forwarded once already: never bounce again
+    owner = _owner(app, key)
+    if owner is None or _same(owner, URL(str(app.conf.canonical_url))):
+        return None
+    ip = str(request.remote or "")
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+    headers[FORWARDED_IP] = ip
+    headers[FORWARDED_SIG] = _vouch(ip, hashlib.sha256(body).hexdigest())
+    url = owner.with_path(request.path).with_query(request.query_string)
+    log.debug("forwarding %s to %s", key, url)
+    async with app.http_client.post(url, data=body, headers=headers) as resp:
+        payload = await resp.read()
+        keep = {
+            k: v
+            for k, v in resp.headers.items()
+            if k.lower() in {"x-correlation-id", "retry-after"}
+        }
+        answer: web.Response = view.bytes(
+            payload, content_type=resp.content_type, status=resp.status, headers=keep
+        )
+        return answer
