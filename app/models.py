@@ -6,7 +6,6 @@ the JSON Schema of every topic's value type for consumers in other languages.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -143,7 +142,7 @@ class Fill(_Event):
     quantity: Positive
     price: Positive
     fee: NonNegative = Decimal(0)
-    filled_at: datetime
+    filled_at: AwareDatetime
 
 
 class DeadLetter(_Event):
