@@ -109,6 +109,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tap(argv: list[str]) -> int:
+    from app import tap
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # tap says what went wrong
+    return tap.main(argv)
+
+
 def run_faust(argv: list[str]) -> int:
     settings = load_settings()
     settings.providers()  # fails here, naming the variable, if none is configured
@@ -142,12 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     try:
+        if argv and argv[0] == "tap":
+            return cmd_tap(argv[1:])
         if argv and argv[0] in COMMANDS:
             args = parser().parse_args(argv)
             return COMMANDS[args.command](args)
         if not argv or argv[0] in {"-h", "--help"}:
             parser().print_help()
-            print("\nFaust commands (worker, send, tables, agents, ...): at-stream worker --help")
+            print("\nat-stream tap TOPIC ...: read any topic (at-stream tap --help)")
+            print("Faust commands (worker, send, tables, agents, ...): at-stream worker --help")
             return 0
         return run_faust(argv)
     except AtStreamError as exc:

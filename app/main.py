@@ -23,6 +23,8 @@ app = faust.App(
     producer_linger_ms=1,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
+    broker_session_timeout=settings.session_timeout_seconds,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
     web_bind=settings.web_host,
     web_host=settings.web_host,
     web_port=settings.web_port,
@@ -52,6 +54,7 @@ deliveries_topic = _topic(settings.deliveries_topic)
 
 # Registration: importing these modules attaches their agents and views to ``app``.
 from app.agents import deliveries as _deliveries  # noqa: E402,F401
+from app.agents import fills as _fills  # noqa: E402,F401
 from app.agents import orders as _orders  # noqa: E402,F401
 from app.agents import signals as _signals  # noqa: E402,F401
 from app.web import register as _register_web  # noqa: E402

@@ -16,6 +16,9 @@ EVENTS_EMITTED = Counter("at_stream_events_emitted_total", "Records produced by 
 DEAD_LETTERS = Counter(
     "at_stream_dead_letters_total", "Records sent to the dead-letter topic.", ["source"]
 )
+EVENTS_APPLIED = Counter(
+    "at_stream_events_applied_total", "Table updates applied by agents.", ["table"]
+)
 DUPLICATES = Counter(
     "at_stream_duplicates_skipped_total", "Records skipped as already applied.", ["topic"]
 )

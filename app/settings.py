@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     default_rate_limit: float = Field(
         1000.0, ge=0, description="Requests/s of the default provider (burst 2x); 0: unlimited."
     )
+    session_timeout_seconds: float = Field(
+        10.0, ge=6, le=300, description="A dead worker's partitions move after this long."
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     # -- local broker launcher -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Consumes ``orders``: executes each and records the fill on ``fills``."""
+"""Consumes ``orders``: records each as accepted, executes it, emits the fill on ``fills``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from faust import StreamT
 
+from app import order_state
 from app.agents import dead_letter
 from app.errors import DecodeError
 from app.execution import immediate_fill
@@ -13,6 +14,7 @@ from app.logs import fields
 from app.main import app, fills_topic, orders_topic
 from app.metrics import EVENTS_EMITTED
 from app.models import Order
+from app.tables import order_states
 from app.topics import correlation_of, decode, derived_headers
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,10 @@ async def process_orders(stream: StreamT[bytes]) -> None:
             await dead_letter(event, getattr(exc, "reason", str(exc)))
             continue
         cid = correlation_of(event.headers)
+        if order_states.get(order.order_id) is None:
+            order_states.put(order_state.accept(order, cid))
+        # A redelivered order emits its fill again: the fill id is the same and the fills
+        # agent applies it once. Skipping it could lose a fill not yet flushed at a crash.
         await fills_topic.send(
             key=event.key, value=fill.dumps(), headers=derived_headers(cid, order.order_id)
         )

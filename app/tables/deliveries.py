@@ -18,10 +18,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-import faust
 from pydantic import BaseModel, ConfigDict
 
 from app.main import app, deliveries_topic, settings
+from app.tables import raw_table
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,11 @@ class Delivery(BaseModel):
         return (time.time() if now is None else now) >= self.expires_at
 
 
-deliveries = app.Table(
+deliveries = raw_table(
+    app,
     "deliveries",
-    schema=faust.Schema(
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    ),
-    partitions=settings.topic_partitions,
-    help="Webhook dedupe key -> first outcome (replay protection, Idempotency-Key).",
+    settings.topic_partitions,
+    "Webhook dedupe key -> first outcome (replay protection, Idempotency-Key).",
 )
 
 # Outcomes produced but maybe not yet applied by the agent (newest last).

@@ -1,0 +1,45 @@
+"""Consumes ``fills``: applies each fill to its position and its order, once."""
+
+from __future__ import annotations
+
+import logging
+
+from faust import StreamT
+
+from app import order_state
+from app.agents import dead_letter
+from app.errors import AtStreamError, DecodeError
+from app.logs import fields
+from app.main import app, fills_topic
+from app.metrics import DUPLICATES, EVENTS_APPLIED
+from app.models import Fill
+from app.positions import apply_fill
+from app.tables import order_states, positions
+from app.topics import correlation_of, decode
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(fills_topic, name="fills", concurrency=1)
+async def process_fills(stream: StreamT[bytes]) -> None:
+    async for event in stream.events():
+        try:
+            fill = decode(Fill, fills_topic.get_topic_name(), event.value)
+            position, applied = apply_fill(positions.get(event.key), fill)
+            state = order_states.get(fill.order_id)
+            new_state = None if state is None else order_state.apply_fill(state, fill)[0]
+        except DecodeError as exc:
+            await dead_letter(event, exc.reason)
+            continue
+        except AtStreamError as exc:  # mismatch, overfill, a transition that cannot be
+            await dead_letter(event, f"{type(exc).__name__}: {exc}")
+            continue
+        cid = correlation_of(event.headers)
+        if applied:
+            positions.put(position)
+            EVENTS_APPLIED.labels(table="positions").inc()
+        else:
+            DUPLICATES.labels(topic="fills").inc()
+        if new_state is not None and new_state is not state:
+            order_states.put(new_state)
+        log.debug("fill applied", extra=fields(correlation_id=cid, fill_id=fill.fill_id))

@@ -1,0 +1,230 @@
+"""The state of one order, by order id, as its fills and outcome arrive. Pure, no Faust.
+
+    accepted --fill--> partially_filled --fill--> filled
+       |  \\                 |   \\
+    reject  cancel/expire  cancel/expire
+       v        v            v
+    rejected  cancelled / expired
+
+``filled``, ``rejected``, ``cancelled`` and ``expired`` are terminal: any transition out of
+them raises ``InvalidTransition``, a fill beyond the order's quantity raises ``Overfill``.
+Redelivery is harmless: a fill already applied is a no-op (``apply_fill`` returns False),
+and repeating the transition that reached the current terminal status (a reject of a
+rejected order, ...) returns the state unchanged.
+
+Every fill id of the order is kept (an order has few fills, and never more than its
+quantity allows, since an overfill is refused), so duplicates are recognised at any age.
+``avg_fill_price`` is ``filled_notional / filled_quantity``, rounded to 12 places only
+when inexact; the notional itself is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal, localcontext
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from app.errors import AtStreamError
+from app.models import Fill, Order, Side
+from app.positions import PRICE_PLACES
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+class OrderStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {OrderStatus.REJECTED, OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+)
+OPEN = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+
+
+class OrderStateError(AtStreamError):
+    """An event that the order's state cannot take."""
+
+    def __init__(self, order_id: str, message: str) -> None:
+        self.order_id = order_id
+        super().__init__(f"order {order_id}: {message}")
+
+
+class InvalidTransition(OrderStateError):
+    """A transition the order's status does not allow (e.g. out of a terminal status)."""
+
+    def __init__(self, order_id: str, status: OrderStatus, action: str) -> None:
+        self.status = status
+        self.action = action
+        super().__init__(order_id, f"cannot {action} an order that is {status.value}")
+
+
+class Overfill(OrderStateError):
+    """A fill would take the filled quantity beyond the order's quantity."""
+
+    def __init__(self, state: OrderState, fill: Fill) -> None:
+        self.fill_id = fill.fill_id
+        self.quantity = state.quantity
+        self.filled_quantity = state.filled_quantity
+        self.fill_quantity = fill.quantity
+        super().__init__(
+            state.order_id,
+            f"fill {fill.fill_id} of {fill.quantity} overfills: "
+            f"{state.filled_quantity} of {state.quantity} already filled",
+        )
+
+
+class FillMismatch(OrderStateError):
+    """A fill that does not belong to this order (other order id, account, symbol, side)."""
+
+    def __init__(self, state: OrderState, fill: Fill, field: str) -> None:
+        self.fill_id = fill.fill_id
+        self.field = field
+        super().__init__(state.order_id, f"fill {fill.fill_id} has another {field}")
+
+
+class OrderState(BaseModel):
+    """One order's status and fills; immutable, a new one per event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: str
+    signal_id: str
+    correlation_id: str
+    account: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    status: OrderStatus = OrderStatus.ACCEPTED
+    filled_quantity: Decimal = ZERO
+    filled_notional: Decimal = ZERO
+    avg_fill_price: Decimal = ZERO
+    """Volume-weighted price of the fills; 0 before the first."""
+    fees: Decimal = ZERO
+    applied: tuple[str, ...] = ()
+    """Ids of every fill applied, in order."""
+    reason: str | None = None
+    """Why the order was rejected, cancelled or expired."""
+    updated_at: datetime
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        with localcontext(prec=100):
+            return self.quantity - self.filled_quantity
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.terminal
+
+    def has_applied(self, fill_id: str) -> bool:
+        return fill_id in self.applied
+
+    def dumps(self) -> bytes:
+        """JSON bytes for table storage; Decimals travel as strings."""
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> OrderState:
+        return cls.model_validate_json(raw)
+
+
+def accept(order: Order, correlation_id: str) -> OrderState:
+    """The state of a newly accepted order."""
+    return OrderState(
+        order_id=order.order_id,
+        signal_id=order.signal_id,
+        correlation_id=correlation_id,
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        updated_at=order.created_at,
+    )
+
+
+def _check_belongs(state: OrderState, fill: Fill) -> None:
+    for field in ("order_id", "account", "symbol", "side"):
+        if getattr(fill, field) != getattr(state, field):
+            raise FillMismatch(state, fill, field)
+
+
+def apply_fill(state: OrderState, fill: Fill) -> tuple[OrderState, bool]:
+    """The state after ``fill`` and whether it was applied (False: a duplicate)."""
+    _check_belongs(state, fill)
+    if state.has_applied(fill.fill_id):
+        log.debug("fill %s already applied to order %s", fill.fill_id, state.order_id)
+        return state, False
+    if state.status is OrderStatus.FILLED:
+        raise Overfill(state, fill)
+    if state.status not in OPEN:
+        raise InvalidTransition(state.order_id, state.status, "fill")
+    with localcontext(prec=100):
+        filled = state.filled_quantity + fill.quantity
+        notional = state.filled_notional + fill.quantity * fill.price
+        fees = state.fees + fill.fee
+        avg = notional / filled
+    if filled > state.quantity:
+        raise Overfill(state, fill)
+    exponent = avg.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -PRICE_PLACES:
+        avg = avg.quantize(Decimal(1).scaleb(-PRICE_PLACES))
+    status = OrderStatus.FILLED if filled == state.quantity else OrderStatus.PARTIALLY_FILLED
+    new = state.model_copy(
+        update={
+            "status": status,
+            "filled_quantity": filled,
+            "filled_notional": notional,
+            "avg_fill_price": avg,
+            "fees": fees,
+            "applied": (*state.applied, fill.fill_id),
+            "updated_at": fill.filled_at,
+        }
+    )
+    return new, True
+
+
+def _close(
+    state: OrderState,
+    to: OrderStatus,
+    action: str,
+    allowed: frozenset[OrderStatus],
+    reason: str,
+    at: datetime | None,
+) -> OrderState:
+    if state.status is to:
+        return state  # a redelivered event: the first outcome stands
+    if state.status not in allowed:
+        raise InvalidTransition(state.order_id, state.status, action)
+    when = at if at is not None else datetime.now(UTC)
+    return state.model_copy(update={"status": to, "reason": reason, "updated_at": when})
+
+
+def reject(state: OrderState, reason: str, *, at: datetime | None = None) -> OrderState:
+    """The order was refused before any fill (by risk checks or the venue)."""
+    allowed = frozenset({OrderStatus.ACCEPTED})
+    return _close(state, OrderStatus.REJECTED, "reject", allowed, reason, at)
+
+
+def cancel(
+    state: OrderState, reason: str = "cancelled", *, at: datetime | None = None
+) -> OrderState:
+    """The unfilled rest of an open order is cancelled; its fills stand."""
+    return _close(state, OrderStatus.CANCELLED, "cancel", OPEN, reason, at)
+
+
+def expire(state: OrderState, reason: str = "expired", *, at: datetime | None = None) -> OrderState:
+    """The order's time in force ran out; its fills stand."""
+    return _close(state, OrderStatus.EXPIRED, "expire", OPEN, reason, at)

@@ -1,0 +1,33 @@
+"""Order state by order id: changelog-backed RocksDB table.
+
+Written by the orders agent (accepted) and the fills agent (fills applied). Orders and
+fills of one order share the key ``account|symbol``, so both events of an order land on
+the same partition number and the entry's changelog partition is that of its events.
+"""
+
+from __future__ import annotations
+
+from app.main import app, settings
+from app.order_state import OrderState
+from app.tables import raw_table
+
+order_states = raw_table(
+    app,
+    "order-states",
+    settings.topic_partitions,
+    "order_id -> OrderState (status, filled quantity, average fill price, ids).",
+)
+
+
+def get(order_id: str) -> OrderState | None:
+    raw = order_states.get(order_id.encode())
+    return None if raw is None else OrderState.loads(raw)
+
+
+def put(state: OrderState) -> None:
+    order_states[state.order_id.encode()] = state.dumps()
+
+
+def local() -> list[OrderState]:
+    """The order states of this worker's partitions."""
+    return [OrderState.loads(raw) for _, raw in order_states.items()]

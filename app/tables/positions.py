@@ -1,0 +1,32 @@
+"""Positions by ``account|symbol`` (netting mode): changelog-backed RocksDB table.
+
+Written only by the fills agent, in the event context of the fill, whose key is the same
+``account|symbol``: the table's partition is the fill's partition.
+"""
+
+from __future__ import annotations
+
+from app.main import app, settings
+from app.positions import Position
+from app.tables import raw_table
+
+positions = raw_table(
+    app,
+    "positions",
+    settings.topic_partitions,
+    "account|symbol -> Position (quantity, average price, realized PnL, applied fills).",
+)
+
+
+def get(key: bytes) -> Position | None:
+    raw = positions.get(key)
+    return None if raw is None else Position.loads(raw)
+
+
+def put(position: Position) -> None:
+    positions[position.key] = position.dumps()
+
+
+def local() -> list[Position]:
+    """The positions of this worker's partitions."""
+    return [Position.loads(raw) for _, raw in positions.items()]

@@ -1,0 +1,154 @@
+"""Read-only interactive queries of the tables, from any worker.
+
+``/positions/{account}/{symbol}`` is answered by the owner of the key's partition (the
+request is routed there). The others scan tables whose keys do not tell their
+partition, so every worker answers for its own partitions and the one asked merges
+the answers of all (``?local=1`` asks one worker for its own part only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from faust import web
+from faust.exceptions import SameNode
+from yarl import URL
+
+from app.errors import NotFound
+from app.ids import order_id_for
+from app.models import position_key
+from app.order_state import OrderState
+from app.positions import Position
+from app.tables import order_states, positions
+from app.web.problem import ProblemView
+
+log = logging.getLogger(__name__)
+blueprint = web.Blueprint("queries")
+
+
+def _peers(app: Any) -> list[URL]:
+    """The other workers of the group, by their web URL."""
+    me = URL(str(app.conf.canonical_url))
+    try:
+        hosts = app.router.tables_metadata().keys()
+    except (KeyError, AttributeError):
+        return []
+    return [u for u in (URL(h) for h in hosts) if (u.host, u.port) != (me.host, me.port)]
+
+
+async def gather(view: ProblemView, request: Any, local: Callable[[], list[Any]]) -> list[Any]:
+    """This worker's answer, plus every peer's answer for its own partitions."""
+    mine = local()
+    if request.query.get("local"):
+        return mine
+    app: Any = view.app
+
+    async def ask(peer: URL) -> list[Any]:
+        url = peer.with_path(request.path).with_query({**request.query, "local": "1"})
+        async with app.http_client.get(url) as resp:
+            resp.raise_for_status()
+            found: list[Any] = (await resp.json())["items"]
+            return found
+
+    answers = await asyncio.gather(*(ask(p) for p in _peers(app)), return_exceptions=True)
+    for peer_answer in answers:
+        if isinstance(peer_answer, BaseException):
+            log.warning("a peer did not answer a query: %r", peer_answer)
+            continue
+        mine.extend(peer_answer)
+    return mine
+
+
+def _dump(items: list[Position] | list[OrderState]) -> list[dict[str, Any]]:
+    return [i.model_dump(mode="json") for i in items]
+
+
+@blueprint.route("/positions", name="positions")
+class AllPositions(ProblemView):
+    async def get(self, request: web.Request) -> web.Response:
+        items = await gather(self, request, lambda: _dump(positions.local()))
+        return self.json_bytes({"items": sorted(items, key=lambda p: (p["account"], p["symbol"]))})
+
+
+@blueprint.route("/positions/{account}", name="account-positions")
+class AccountPositions(ProblemView):
+    async def get(self, request: web.Request, account: str) -> web.Response:
+        def mine() -> list[Any]:
+            return _dump([p for p in positions.local() if p.account == account])
+
+        items = await gather(self, request, mine)
+        return self.json_bytes({"items": sorted(items, key=lambda p: p["symbol"])})
+
+
+@blueprint.route("/positions/{account}/{symbol}", name="position")
+class OnePosition(ProblemView):
+    async def get(self, request: web.Request, account: str, symbol: str) -> web.Response:
+        key = position_key(account, symbol)
+        try:
+            routed: web.Response = await self.app.router.route_req(
+                positions.positions.name, key, self.web, request
+            )
+            return routed
+        except SameNode:
+            pass
+        found = positions.get(key)
+        if found is None:
+            raise NotFound(f"no position for account {account!r} and symbol {symbol!r}")
+        return self.json_bytes(found.model_dump(mode="json"))
+
+
+async def find_order(view: ProblemView, request: Any, order_id: str) -> dict[str, Any]:
+    def mine() -> list[Any]:
+        state = order_states.get(order_id)
+        return [] if state is None else [state.model_dump(mode="json")]
+
+    items = await gather(view, request, mine)
+    if not items:
+        raise NotFound(f"no order {order_id!r}")
+    found: dict[str, Any] = items[0]
+    return found
+
+
+@blueprint.route("/orders/{order_id}", name="order")
+class OneOrder(ProblemView):
+    async def get(self, request: web.Request, order_id: str) -> web.Response:
+        if request.query.get("local"):
+            state = order_states.get(order_id)
+            items = [] if state is None else [state.model_dump(mode="json")]
+            return self.json_bytes({"items": items})
+        return self.json_bytes(await find_order(self, request, order_id))
+
+
+@blueprint.route("/signals", name="signals-by-correlation")
+class SignalsByCorrelation(ProblemView):
+    """``?correlation_id=...``: the orders (and so signals) of one correlation id."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        cid = request.query.get("correlation_id", "")
+        if not cid:
+            raise NotFound("give ?correlation_id=")
+
+        def mine() -> list[Any]:
+            return _dump([s for s in order_states.local() if s.correlation_id == cid])
+
+        items = await gather(self, request, mine)
+        return self.json_bytes({"items": items})
+
+
+@blueprint.route("/signals/{signal_id}", name="signal")
+class OneSignal(ProblemView):
+    """A signal's status: the state of the one order it caused."""
+
+    async def get(self, request: web.Request, signal_id: str) -> web.Response:
+        order = await find_order(self, request, order_id_for(signal_id))
+        return self.json_bytes(
+            {
+                "signal_id": signal_id,
+                "order_id": order["order_id"],
+                "status": order["status"],
+                "order": order,
+            }
+        )
