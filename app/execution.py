@@ -39,5 +39,6 @@ def immediate_fill(order: Order) -> Fill:
         side=order.side,
         quantity=order.quantity,
         price=price,
+        order_quantity=order.quantity,
         filled_at=order.created_at,
     )

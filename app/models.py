@@ -142,6 +142,9 @@ class Fill(_Event):
     quantity: Positive
     price: Positive
     fee: NonNegative = Decimal(0)
+    order_quantity: Positive | None = Field(
+        None, description="The whole order's quantity (lets state be rebuilt from fills)."
+    )
     filled_at: AwareDatetime
 
 

@@ -155,6 +155,20 @@ def accept(order: Order, correlation_id: str) -> OrderState:
     )
 
 
+def from_fill(fill: Fill, correlation_id: str) -> OrderState:
+    """The accepted state of an order seen first through its fill (a replay's race)."""
+    return OrderState(
+        order_id=fill.order_id,
+        signal_id=fill.signal_id,
+        correlation_id=correlation_id,
+        account=fill.account,
+        symbol=fill.symbol,
+        side=fill.side,
+        quantity=fill.order_quantity or fill.quantity,
+        updated_at=fill.filled_at,
+    )
+
+
 def _check_belongs(state: OrderState, fill: Fill) -> None:
     for field in ("order_id", "account", "symbol", "side"):
         if getattr(fill, field) != getattr(state, field):

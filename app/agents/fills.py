@@ -26,20 +26,20 @@ async def process_fills(stream: StreamT[bytes]) -> None:
         try:
             fill = decode(Fill, fills_topic.get_topic_name(), event.value)
             position, applied = apply_fill(positions.get(event.key), fill)
-            state = order_states.get(fill.order_id)
-            new_state = None if state is None else order_state.apply_fill(state, fill)[0]
+            cid = correlation_of(event.headers)
+            state = order_states.get(fill.order_id) or order_state.from_fill(fill, cid)
+            new_state, _ = order_state.apply_fill(state, fill)
         except DecodeError as exc:
             await dead_letter(event, exc.reason)
             continue
         except AtStreamError as exc:  # mismatch, overfill, a transition that cannot be
             await dead_letter(event, f"{type(exc).__name__}: {exc}")
             continue
-        cid = correlation_of(event.headers)
         if applied:
             positions.put(position)
             EVENTS_APPLIED.labels(table="positions").inc()
         else:
             DUPLICATES.labels(topic="fills").inc()
-        if new_state is not None and new_state is not state:
+        if new_state is not state:
             order_states.put(new_state)
         log.debug("fill applied", extra=fields(correlation_id=cid, fill_id=fill.fill_id))

@@ -12,12 +12,14 @@ from app.errors import DecodeError
 from app.execution import immediate_fill
 from app.logs import fields
 from app.main import app, fills_topic, orders_topic
-from app.metrics import EVENTS_EMITTED
+from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Order
 from app.tables import order_states
+from app.tables.effects import Watermark
 from app.topics import correlation_of, decode, derived_headers
 
 log = logging.getLogger(__name__)
+marks = Watermark("orders")
 
 
 @app.agent(orders_topic, name="orders", concurrency=1)
@@ -32,10 +34,12 @@ async def process_orders(stream: StreamT[bytes]) -> None:
         cid = correlation_of(event.headers)
         if order_states.get(order.order_id) is None:
             order_states.put(order_state.accept(order, cid))
-        # A redelivered order emits its fill again: the fill id is the same and the fills
-        # agent applies it once. Skipping it could lose a fill not yet flushed at a crash.
-        await fills_topic.send(
+        if marks.done(event):  # its fill is in the log already (a redelivery or a replay)
+            DUPLICATES.labels(topic="orders").inc()
+            continue
+        ack = await fills_topic.send(
             key=event.key, value=fill.dumps(), headers=derived_headers(cid, order.order_id)
         )
+        marks.track(event, [ack])
         EVENTS_EMITTED.labels(topic="fills").inc()
         log.debug("fill emitted", extra=fields(correlation_id=cid, fill_id=fill.fill_id))

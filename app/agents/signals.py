@@ -13,15 +13,20 @@ from app.logs import fields
 from app.main import app, orders_topic, signals_topic
 from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Signal
+from app.tables.effects import Watermark
 from app.tables.signal_orders import order_of, remember
 from app.topics import correlation_of, decode, derived_headers
 
 log = logging.getLogger(__name__)
+marks = Watermark("signals")
 
 
 @app.agent(signals_topic, name="signals", concurrency=1)
 async def process_signals(stream: StreamT[bytes]) -> None:
     async for event in stream.events():
+        if marks.done(event):  # its order is in the log already (a redelivery or a replay)
+            DUPLICATES.labels(topic="signals").inc()
+            continue
         try:
             signal = decode(Signal, signals_topic.get_topic_name(), event.value)
         except DecodeError as exc:
@@ -36,9 +41,10 @@ async def process_signals(stream: StreamT[bytes]) -> None:
             )
             continue
         order = order_for(signal)
-        await orders_topic.send(
+        ack = await orders_topic.send(
             key=event.key, value=order.dumps(), headers=derived_headers(cid, signal.signal_id)
         )
         remember(signal.signal_id, order.order_id)
+        marks.track(event, [ack])
         EVENTS_EMITTED.labels(topic="orders").inc()
         log.debug("order emitted", extra=fields(correlation_id=cid, order_id=order.order_id))

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import LocalKafka
-from app.broker.launcher import free_port
-from tests.integration.support import Worker, docker_available, unique
+from tests.integration.support import Worker, docker_available, start_local_kafka, unique
 
 REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.18"
 
@@ -39,8 +37,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with RedpandaContainer(image=REDPANDA_IMAGE) as redpanda:
             yield redpanda.get_bootstrap_server()
         return
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=free_port(), heap="384m")
-    broker.start()
+    broker = start_local_kafka(tmp_path_factory)
     try:
         yield broker.bootstrap
     finally:

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from app import signing
+from app.broker import LocalKafka
 from app.broker.launcher import free_port
+from app.errors import BrokerError
 
 SECRET = "integration-test-secret"
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +127,20 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+
+def start_local_kafka(tmp: pytest.TempPathFactory, heap: str = "384m") -> LocalKafka:
+    """A started local broker; a port taken between choosing and binding it gets a retry."""
+    for attempt in range(3):
+        broker = LocalKafka(tmp.mktemp("kafka"), port=free_port(), heap=heap)
+        try:
+            broker.start()
+            return broker
+        except BrokerError:
+            broker.stop()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def signed_headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:

@@ -10,15 +10,19 @@ import aiohttp
 import pytest
 
 from app.broker import LocalKafka
-from app.broker.launcher import free_port
-from tests.integration.support import Worker, signal_body, signed_headers, unique
+from tests.integration.support import (
+    Worker,
+    signal_body,
+    signed_headers,
+    start_local_kafka,
+    unique,
+)
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker of this test's own, since the test stops it."""
-    broker = LocalKafka(tmp_path / "kafka", port=free_port(), heap="256m")
-    broker.start()
+    broker = start_local_kafka(tmp_path_factory, heap="256m")
     try:
         yield broker
     finally:
