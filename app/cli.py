@@ -151,12 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "tap":
             return cmd_tap(argv[1:])
+        if argv and argv[0] == "reset":
+            from app import reset
+
+            logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+            return reset.main(argv[1:])
         if argv and argv[0] in COMMANDS:
             args = parser().parse_args(argv)
             return COMMANDS[args.command](args)
         if not argv or argv[0] in {"-h", "--help"}:
             parser().print_help()
             print("\nat-stream tap TOPIC ...: read any topic (at-stream tap --help)")
+            print("at-stream reset ...: move the group's offsets, rebuild tables (--help)")
             print("Faust commands (worker, send, tables, agents, ...): at-stream worker --help")
             return 0
         return run_faust(argv)

@@ -1,0 +1,226 @@
+"""``at-stream reset``: move a consumer group's offsets and rebuild the tables.
+
+Faust has no application-reset tool (Kafka Streams does); this is ours. Like
+``kafka-consumer-groups --reset-offsets`` it shows the plan and changes nothing unless
+``--execute``. It refuses while the group has active members. With ``--execute`` it
+commits the target offsets, deletes the changelog topics of the derived-state tables
+(positions, order states) and their local RocksDB files, so restarted workers rebuild
+those tables from the topics. Effect ledgers (``effects``, ``deliveries``,
+``signal-orders``) are kept: they record what is already in the log, so the replay
+produces no record twice. Then it shows the rebuild's progress until the group has
+caught up again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
+
+from app.errors import AtStreamError
+from app.settings import Settings, load_settings
+
+STATE_TABLES = ("positions", "order-states")
+
+
+class ResetError(AtStreamError):
+    """The reset cannot be done as asked."""
+
+
+@dataclass(frozen=True)
+class Move:
+    tp: TopicPartition
+    current: int | None
+    target: int
+    end: int
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="at-stream reset", description=__doc__.split("\n")[0])
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-earliest", action="store_true")
+    target.add_argument("--to-latest", action="store_true")
+    target.add_argument("--to-offset", type=int, metavar="N")
+    target.add_argument("--to-datetime", metavar="ISO8601", type=_datetime)
+    p.add_argument("--group", help="consumer group (default: AT_STREAM_APP_ID)")
+    p.add_argument(
+        "--topic", action="append", default=[], metavar="NAME[:P,P...]",
+        help="topic, optionally some partitions (default: every topic the app consumes)",
+    )  # fmt: skip
+    p.add_argument("--execute", action="store_true", help="do it (default: show the plan)")
+    p.add_argument(
+        "--data-dir", action="append", type=Path, default=[],
+        help="a worker's AT_STREAM_DATA_DIR whose table files to delete (default: ours)",
+    )  # fmt: skip
+    p.add_argument("--no-wait", action="store_true", help="do not follow the rebuild")
+    p.add_argument("--wait-timeout", type=float, default=3600.0)
+    args = p.parse_args(argv)
+    if args.to_offset is not None and args.to_offset < 0:
+        p.error("--to-offset must be >= 0")
+    return args
+
+
+def _datetime(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def consumed_topics(settings: Settings) -> list[str]:
+    return [
+        settings.signals_topic,
+        settings.orders_topic,
+        settings.fills_topic,
+        settings.deliveries_topic,
+    ]
+
+
+async def plan(
+    consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient, group: str, args: argparse.Namespace,
+    topics: list[str],
+) -> list[Move]:  # fmt: skip
+    """The offset each selected partition moves to."""
+    await consumer._client.force_metadata_update()
+    tps: list[TopicPartition] = []
+    for spec in args.topic or topics:
+        name, _, parts = spec.partition(":")
+        known = consumer.partitions_for_topic(name)
+        if not known and not args.topic:
+            continue  # a default topic this deployment has not created yet
+        if not known:
+            raise ResetError(f"topic {name!r} does not exist")
+        chosen = sorted(known) if not parts else [int(x) for x in parts.split(",")]
+        if missing := set(chosen) - known:
+            raise ResetError(f"topic {name!r} has no partition {sorted(missing)}")
+        tps.extend(TopicPartition(name, p) for p in chosen)
+    begin = await consumer.beginning_offsets(tps)
+    end = await consumer.end_offsets(tps)
+    committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+    times: dict[TopicPartition, object] = {}
+    if args.to_datetime is not None:
+        ms = int(args.to_datetime.timestamp() * 1000)
+        times = dict(await consumer.offsets_for_times(dict.fromkeys(tps, ms)))
+    moves = []
+    for tp in tps:
+        if args.to_earliest:
+            target = begin[tp]
+        elif args.to_latest:
+            target = end[tp]
+        elif args.to_offset is not None:
+            target = min(max(args.to_offset, begin[tp]), end[tp])
+        else:
+            found = times.get(tp)
+            target = end[tp] if found is None else int(found.offset)  # type: ignore[attr-defined]
+        current = committed.get(tp)
+        known_offset = None if current is None or current.offset < 0 else current.offset
+        moves.append(Move(tp, known_offset, target, end[tp]))
+    return moves
+
+
+def render(moves: list[Move]) -> str:
+    lines = [f"{'TOPIC':<40} {'PART':>4} {'CURRENT':>10} {'TARGET':>10} {'END':>10}"]
+    for m in moves:
+        current = "-" if m.current is None else str(m.current)
+        lines.append(
+            f"{m.tp.topic:<40} {m.tp.partition:>4} {current:>10} {m.target:>10} {m.end:>10}"
+        )
+    total = sum(m.end - m.target for m in moves)
+    lines.append(f"{total} record(s) to process again")
+    return "\n".join(lines)
+
+
+async def active_members(admin: AIOKafkaAdminClient, group: str) -> int:
+    described = await admin.describe_consumer_groups([group])
+    groups = [g for r in described for g in r.to_object()["groups"]]
+    return sum(len(g["members"]) for g in groups if g["group"] == group)
+
+
+async def clear_state(admin: AIOKafkaAdminClient, group: str, data_dirs: list[Path]) -> list[str]:
+    """Delete the derived tables' changelog topics and local files; return what went."""
+    gone: list[str] = []
+    changelogs = [f"{group}-{t}-changelog" for t in STATE_TABLES]
+    existing = [t for t in changelogs if t in set(await admin.list_topics())]
+    if existing:
+        await admin.delete_topics(existing)
+        deadline = time.monotonic() + 60
+        while set(existing) & set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise ResetError(f"changelog topics still exist after 60s: {existing}")
+            await asyncio.sleep(0.5)
+        gone.extend(existing)
+    for data in data_dirs:
+        for table in STATE_TABLES:
+            for path in sorted((data / "v1" / "tables").glob(f"{table}-*.db")):
+                shutil.rmtree(path)
+                gone.append(str(path))
+    return gone
+
+
+async def follow(admin: AIOKafkaAdminClient, group: str, moves: list[Move], timeout: float) -> None:
+    """A progress bar of the rebuild, from the group's committed offsets."""
+    todo = sum(m.end - m.target for m in moves) or 1
+    tps = [m.tp for m in moves]
+    deadline = time.monotonic() + timeout
+    while True:
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        done = sum(
+            max(0, min(m.end, committed[m.tp].offset if m.tp in committed else m.target) - m.target)
+            for m in moves
+        )
+        width = 40
+        filled = int(width * done / todo)
+        sys.stderr.write(f"\rrebuild [{'#' * filled}{'.' * (width - filled)}] {done}/{todo}")
+        sys.stderr.flush()
+        if done >= todo or time.monotonic() > deadline:
+            sys.stderr.write("\n")
+            return
+        await asyncio.sleep(0.5)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    group = args.group or settings.app_id
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await admin.start()
+    await consumer.start()
+    try:
+        moves = await plan(consumer, admin, group, args, consumed_topics(settings))
+        sys.stdout.write(render(moves) + "\n")
+        if not args.execute:
+            sys.stdout.write("dry run: nothing changed (add --execute)\n")
+            return 0
+        if members := await active_members(admin, group):
+            raise ResetError(f"group {group!r} has {members} active member(s): stop its workers")
+        consumer.assign([m.tp for m in moves])
+        await consumer.commit({m.tp: OffsetAndMetadata(m.target, "") for m in moves})
+        for item in await clear_state(admin, group, args.data_dir or [settings.data_dir]):
+            sys.stdout.write(f"deleted {item}\n")
+        sys.stdout.write("offsets reset; start the workers to rebuild the tables\n")
+        if not args.no_wait:
+            await follow(admin, group, moves, args.wait_timeout)
+        return 0
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        return asyncio.run(run(args, load_settings()))
+    except AtStreamError as exc:
+        sys.stderr.write(f"at-stream reset: {exc}\n")
+        return 2
