@@ -23,6 +23,7 @@ app = faust.App(
     producer_linger_ms=1,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
+    table_standby_replicas=settings.standby_replicas,
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
     web_bind=settings.web_host,

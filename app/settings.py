@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     default_rate_limit: float = Field(
         1000.0, ge=0, description="Requests/s of the default provider (burst 2x); 0: unlimited."
     )
+    standby_replicas: int = Field(
+        1, ge=0, le=8, description="Standby copies of each table partition on other workers."
+    )
+    rocksdb_write_buffer_mb: int = Field(4, ge=1, le=256)
+    rocksdb_block_cache_mb: int = Field(8, ge=1, le=4096)
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, description="A dead worker's partitions move after this long."
     )

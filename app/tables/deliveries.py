@@ -46,7 +46,7 @@ class Delivery(BaseModel):
 deliveries = raw_table(
     app,
     "deliveries",
-    settings.topic_partitions,
+    settings,
     "Webhook dedupe key -> first outcome (replay protection, Idempotency-Key).",
 )
 

@@ -22,6 +22,7 @@ from typing import Any
 from faust.types import EventT
 
 from app.main import app, settings
+from app.tables import rocksdb_options
 
 ledger = app.Table(
     "effects",
@@ -29,6 +30,7 @@ ledger = app.Table(
     key_type=str,
     value_type=int,
     partitions=settings.topic_partitions,
+    options=rocksdb_options(settings),
     help="<agent>:<topic>:<partition> -> first input offset whose effects are not known durable.",
 )
 

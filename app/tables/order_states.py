@@ -14,7 +14,7 @@ from app.tables import raw_table
 order_states = raw_table(
     app,
     "order-states",
-    settings.topic_partitions,
+    settings,
     "order_id -> OrderState (status, filled quantity, average fill price, ids).",
 )
 

@@ -13,7 +13,7 @@ from app.tables import raw_table
 positions = raw_table(
     app,
     "positions",
-    settings.topic_partitions,
+    settings,
     "account|symbol -> Position (quantity, average price, realized PnL, applied fills).",
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.main import app, settings
+from app.tables import rocksdb_options
 
 WINDOW = timedelta(days=1)
 
@@ -22,6 +23,7 @@ signal_orders = app.Table(
     key_type=str,
     value_type=str,
     partitions=settings.topic_partitions,
+    options=rocksdb_options(settings),
     help="signal_id -> order_id of the order it caused.",
 ).tumbling(WINDOW, expires=2 * WINDOW)
 

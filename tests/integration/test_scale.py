@@ -39,3 +39,54 @@ async def test_duplicates_across_two_workers_yield_one_signal(
     accounts = sorted(json.loads(r.value)["account"] for r in records)
     assert accounts == sorted(f"scale-{i}" for i in range(n_keys))
     assert len({sid for _, sid in answers}) == n_keys
+
+
+async def test_join_and_leave_lose_nothing_and_apply_nothing_twice(
+    start_worker: Callable[..., Worker],
+) -> None:
+    """Signals flow while a second worker joins and then the first leaves."""
+    prefix = unique("scale")
+    first = start_worker(prefix)
+    await first.wait_ready()
+    n = 240
+    accepted: list[str] = []
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+
+        async def deliver(i: int, workers: list[Worker]) -> None:
+            body = signal_body(account=f"sc-{i % 8}", quantity="1", price="50", strategy=f"s{i}")
+            headers = signed_headers(body)
+            while True:
+                worker = workers[i % len(workers)]
+                try:
+                    async with http.post(
+                        worker.url + "/webhook/signals", data=body, headers=headers
+                    ) as r:
+                        if r.status == 202:
+                            accepted.append((await r.json())["signal_id"])
+                            return
+                except (TimeoutError, aiohttp.ClientError):
+                    pass
+                await asyncio.sleep(0.2)
+
+        live = [first]
+        for i in range(n // 3):
+            await deliver(i, live)
+        second = start_worker(prefix)  # joins: the group rebalances under load
+        live.append(second)
+        await asyncio.gather(*(deliver(i, live) for i in range(n // 3, 2 * n // 3)))
+        await second.wait_ready()
+        first.stop()  # leaves: its partitions and tables move to the second
+        live.remove(first)
+        await asyncio.gather(*(deliver(i, live) for i in range(2 * n // 3, n)))
+
+        deadline = asyncio.get_running_loop().time() + 90
+        while True:
+            async with http.get(second.url + "/positions") as r:
+                items = (await r.json())["items"] if r.status == 200 else []
+            total = sum(int(p["quantity"]) for p in items)
+            if total >= n or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    assert len(set(accepted)) == n
+    assert total == n and sum(p["fills_applied"] for p in items) == n
