@@ -1,4 +1,7 @@
-"""OpenAPI 3.1 of the webhook, generated from the models: ``/openapi.json`` and ``/docs``."""
+"""OpenAPI 3.1 of the webhook and the read API, generated from the models.
+
+Served at ``/openapi.json``, with a Swagger UI page at ``/docs``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from faust import web
 
 from app import schemes, signing
 from app.models import POSITIVE_DECIMAL, SignalIn
+from app.order_state import OrderState
+from app.positions import Position
 from app.web.problem import ProblemView
 
 blueprint = web.Blueprint("openapi")
@@ -122,8 +127,64 @@ def signal_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     return signal, defs
 
 
+def _read(summary: str, schema: str, params: list[str], *, many: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"$ref": f"#/components/schemas/{schema}"}
+    body = {"type": "object", "properties": {"items": {"type": "array", "items": ref}}}
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
+            ],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": body if many else ref}},
+                },
+                "404": {"description": "Not found", "content": problem},
+            },
+        }
+    }
+
+
+def read_paths() -> dict[str, Any]:
+    """The read-only queries of the tables (app.web.queries)."""
+    by_cid = _read("Orders (and so signals) of a correlation id", "OrderState", [], many=True)
+    by_cid["get"]["parameters"] = [
+        {"name": "correlation_id", "in": "query", "required": True, "schema": {"type": "string"}}
+    ]
+    return {
+        "/positions": _read("All positions", "Position", [], many=True),
+        "/positions/{account}": _read("An account's positions", "Position", ["account"], many=True),
+        "/positions/{account}/{symbol}": _read("One position", "Position", ["account", "symbol"]),
+        "/orders/{order_id}": _read("An order's state", "OrderState", ["order_id"]),
+        "/signals/{signal_id}": _read("A signal's status", "SignalStatus", ["signal_id"]),
+        "/signals": by_cid,
+    }
+
+
+def _serialized(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    schema: dict[str, Any] = model.model_json_schema(
+        mode="serialization", ref_template="#/components/schemas/{model}"
+    )
+    return schema, schema.pop("$defs", {})
+
+
 @cache
 def openapi() -> dict[str, Any]:
+    position, position_defs = _serialized(Position)
+    order_state, order_defs = _serialized(OrderState)
+    signal_status = {
+        "type": "object",
+        "properties": {
+            "signal_id": {"type": "string"},
+            "order_id": {"type": "string"},
+            "status": {"type": "string"},
+            "order": {"$ref": "#/components/schemas/OrderState"},
+        },
+    }
     signal, defs = signal_schema()
     provider = {"name": "provider", "in": "path", "required": True,
                 "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}  # fmt: skip
@@ -142,9 +203,20 @@ def openapi() -> dict[str, Any]:
             },
             "/healthz": {"get": {"summary": "Alive", "responses": {"200": health["200"]}}},
             "/readyz": {"get": {"summary": "Ready", "responses": health}},
+            **read_paths(),
         },
         "components": {
-            "schemas": {"Signal": signal, "Problem": PROBLEM, "Accepted": ACCEPTED, **defs}
+            "schemas": {
+                "Signal": signal,
+                "Problem": PROBLEM,
+                "Accepted": ACCEPTED,
+                "Position": position,
+                "OrderState": order_state,
+                "SignalStatus": signal_status,
+                **defs,
+                **position_defs,
+                **order_defs,
+            }
         },
     }
 
