@@ -16,15 +16,15 @@ the fill is applied, opening fills included: ``realized_pnl`` is net of all fees
 far, ``gross_realized_pnl`` is before fees. Fees are not capitalised into ``avg_price``,
 which stays the pure execution price, comparable with market prices.
 
-**Idempotency.** ``applied`` holds the ids of the last ``APPLIED_WINDOW`` fills (oldest
-first). A bounded window is enough: fills are keyed by ``position_key(account, symbol)``,
-so all fills of one position are on one partition, in order, and a duplicate is always a
-recent redelivery - a re-read after a crash between the table write and the offset
-commit, or a fill re-produced by an upstream agent re-processing its own uncommitted
-records. Either way the duplicate comes within the span of records processed since the
-last commit, i.e. a few seconds, far fewer than 1024 fills of one position. A duplicate
-older than the window would be applied twice; ``fills_applied`` counts every fill ever
-applied, for reconciliation against the fills topic.
+**Idempotency**, two ways, both O(1) in the position's size. Fills are keyed by
+``position_key(account, symbol)``, so all fills of one position are on one partition, in
+order. ``last_offset`` is the fills-partition offset of the last fill applied: a record
+redelivered after a crash (offset at or below it) is skipped, however old. ``applied``
+holds the ids of the last ``APPLIED_WINDOW`` fills: it catches the same fill produced
+again as a new record, which the orders agent only does for the few records whose
+acknowledgement it had not seen at a crash (``app.tables.effects``), so the duplicate
+follows its original closely. ``fills_applied`` counts every fill ever applied, for
+reconciliation against the fills topic.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from app.models import Fill, Side, position_key
 
 log = logging.getLogger(__name__)
 
-APPLIED_WINDOW = 1024
+APPLIED_WINDOW = 64
 COST_PLACES = 24  # a quantity (12 places) times a price (12 places) has at most 24
 PRICE_PLACES = 12
 
@@ -87,6 +87,8 @@ class Position(BaseModel):
     fees: Decimal = ZERO
     updated_at: datetime | None = None
     fills_applied: int = 0
+    last_offset: int = -1
+    """Offset, in the fills partition, of the last fill applied (-1: none known)."""
     applied: tuple[str, ...] = ()
     """Ids of the last ``APPLIED_WINDOW`` fills applied, oldest first."""
 
@@ -159,7 +161,11 @@ def _net(position: Position, fill: Fill) -> tuple[Decimal, Decimal, Decimal, Dec
 
 
 def apply_fill(
-    position: Position | None, fill: Fill, *, window: int = APPLIED_WINDOW
+    position: Position | None,
+    fill: Fill,
+    *,
+    window: int = APPLIED_WINDOW,
+    offset: int | None = None,
 ) -> tuple[Position, bool]:
     """The position after ``fill``, and whether it was applied (False: a duplicate).
 
@@ -172,6 +178,9 @@ def apply_fill(
         position = Position.flat(fill.account, fill.symbol)
     elif (position.account, position.symbol) != (fill.account, fill.symbol):
         raise PositionMismatch(position, fill)
+    if offset is not None and offset <= position.last_offset:
+        log.debug("fill record at offset %d already applied to %s", offset, position.key)
+        return position, False
     if position.has_applied(fill.fill_id):
         log.debug("fill %s already applied to %s", fill.fill_id, position.key)
         return position, False
@@ -189,6 +198,7 @@ def apply_fill(
         fees=fees,
         updated_at=fill.filled_at,
         fills_applied=position.fills_applied + 1,
+        last_offset=position.last_offset if offset is None else offset,
         applied=(*position.applied, fill.fill_id)[-window:],
     )
     return new, True

@@ -25,7 +25,9 @@ async def process_fills(stream: StreamT[bytes]) -> None:
     async for event in stream.events():
         try:
             fill = decode(Fill, fills_topic.get_topic_name(), event.value)
-            position, applied = apply_fill(positions.get(event.key), fill)
+            position, applied = apply_fill(
+                positions.get(event.key), fill, offset=event.message.offset
+            )
             cid = correlation_of(event.headers)
             state = order_states.get(fill.order_id) or order_state.from_fill(fill, cid)
             new_state, _ = order_state.apply_fill(state, fill)

@@ -310,3 +310,18 @@ def test_serialization_round_trips_any_position(
 ) -> None:
     pos = run(*_fills(spec))
     assert Position.loads(pos.dumps()) == pos
+
+
+def test_a_redelivered_record_is_skipped_by_its_offset_however_old() -> None:
+    first = fill(1, "buy", "1", "10")
+    position, applied = apply_fill(None, first, offset=5)
+    assert applied and position.last_offset == 5
+    for n in range(2, 2 + APPLIED_WINDOW + 10):  # push the first fill out of the id window
+        position, _ = apply_fill(position, fill(n, "buy", "1", "10"), offset=5 + n)
+    assert not position.has_applied(first.fill_id)
+    again, applied = apply_fill(position, first, offset=5)
+    assert not applied and again is position
+    # the same fill as a new record (a re-emission) is caught by id while it is recent
+    recent = fill(50, "buy", "1", "10")
+    assert position.has_applied(recent.fill_id)
+    assert apply_fill(position, recent, offset=10_000) == (position, False)
