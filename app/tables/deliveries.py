@@ -25,7 +25,7 @@ from app.tables import raw_table
 
 log = logging.getLogger(__name__)
 
-RECENT_MAX = 50_000
+RECENT_MAX = 4096  # outcomes not yet applied by the agent: a second or so of traffic
 
 
 class Delivery(BaseModel):

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.runner import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
-BUDGET_S = 60  # the smoke mode's promise; it takes ~25 s on the 2-core machine
+BUDGET_S = 60  # the smoke mode's promise; it takes about 30 s on the 2-core machine
 
 
 def test_smoke_run_reports_every_scenario(tmp_path: Path) -> None:
