@@ -19,15 +19,16 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from app.admin import topic_names
 from app.errors import AtStreamError
 from app.settings import Settings, load_settings
+from app.tap import iso_datetime
 
 STATE_TABLES = ("positions", "order-states")
 
@@ -50,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     target.add_argument("--to-earliest", action="store_true")
     target.add_argument("--to-latest", action="store_true")
     target.add_argument("--to-offset", type=int, metavar="N")
-    target.add_argument("--to-datetime", metavar="ISO8601", type=_datetime)
+    target.add_argument("--to-datetime", metavar="ISO8601", type=iso_datetime)
     p.add_argument("--group", help="consumer group (default: AT_STREAM_APP_ID)")
     p.add_argument(
         "--topic", action="append", default=[], metavar="NAME[:P,P...]",
@@ -69,21 +70,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _datetime(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def consumed_topics(settings: Settings) -> list[str]:
-    return [
-        settings.signals_topic,
-        settings.orders_topic,
-        settings.fills_topic,
-        settings.deliveries_topic,
-    ]
+    """Every topic the app's agents consume (all of ours but the dead letters)."""
+    return [t for t in topic_names(settings) if t != settings.dead_letter_topic]
 
 
 async def plan(

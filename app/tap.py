@@ -243,7 +243,8 @@ def _natural(what: str, least: int) -> Callable[[str], int]:
     return parse
 
 
-def _since(text: str) -> datetime:
+def iso_datetime(text: str) -> datetime:
+    """An argparse type: an ISO 8601 date-time; one without a zone is UTC."""
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -266,7 +267,7 @@ def parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--from-beginning", action="store_true", help="the default")
     where.add_argument("--offset", type=_natural("offset", 0), help="start offset (each partition)")
-    where.add_argument("--since", type=_since, help="ISO 8601 time (naive is UTC)")
+    where.add_argument("--since", type=iso_datetime, help="ISO 8601 time (naive is UTC)")
     p.add_argument("--partition", type=_natural("partition", 0), action="append", dest="partitions")
     p.add_argument("--follow", action="store_true", help="keep reading until interrupted")
     p.add_argument("--max", type=_natural("max", 1), dest="max_records", help="stop after N")
