@@ -18,11 +18,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def header_dict(headers: Headers) -> dict[str, bytes]:
     """Kafka headers as a dict, whichever shape the client gave them in."""
-    if headers is None:
-        return {}
-    if isinstance(headers, Mapping):
-        return dict(headers)
-    return dict(headers)
+    return {} if headers is None else dict(headers)
 
 
 def correlation_of(headers: Headers) -> str:
