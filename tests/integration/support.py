@@ -210,3 +210,19 @@ async def read_topic(
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str:
     value: bytes = dict(record.headers)[name]
     return value.decode()
+
+
+async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with http.get(url) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def wait_for(http: aiohttp.ClientSession, url: str, ok: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    status, body = 0, None
+    while time.monotonic() < deadline:
+        status, body = await get_json(http, url)
+        if status == 200 and ok(body):
+            return body
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{url}: {status} {body}")

@@ -182,3 +182,27 @@ async def test_bad_input_leaves_topics_unchanged(gw: Worker) -> None:
         assert {e["pointer"] for e in errors} == {"/side", "/quantity"}
     after = {t: await end_offsets(gw.bootstrap, t) for t in topics}
     assert after == before
+
+
+async def test_keys_survive_a_restart(gw: Worker) -> None:
+    """Idempotency keys and delivery ids live in the changelog-backed table."""
+    url = gw.url + "/webhook/signals/engine"
+    body = signal_body(account="restart-1")
+    headers = {**sw(body, "msg-restart-1"), "Idempotency-Key": "restart-key-1"}
+    async with aiohttp.ClientSession() as http:
+        status, first, _ = await post(http, url, body, headers)
+        assert status == 202 and not first.get("replayed")
+    await asyncio.sleep(2)  # the deliveries agent applies the outcome to the table
+    gw.stop()
+    gw.start()
+    await gw.wait_ready()
+    async with aiohttp.ClientSession() as http:
+        status, again, _ = await post(http, url, body, headers)
+        assert status == 202 and again["replayed"] and again["signal_id"] == first["signal_id"]
+        other = signal_body(account="restart-1", quantity="2")
+        status, problem, _ = await post(
+            http, url, other, {**sw(other), "Idempotency-Key": "restart-key-1"}
+        )
+        assert status == 422, problem
+    records = await read_topic(gw.bootstrap, gw.topics["signals"], 2, timeout=5)
+    assert len(records) == 1

@@ -17,8 +17,8 @@ from tests.integration.support import (
     read_topic,
     signal_body,
     signed_headers,
+    wait_for,
 )
-from tests.integration.test_state import wait_for
 
 N = 30
 

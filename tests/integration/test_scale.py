@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 import aiohttp
 
-from tests.integration.support import Worker, read_topic, signal_body, signed_headers, unique
+from tests.integration.support import (
+    Worker,
+    read_topic,
+    signal_body,
+    signed_headers,
+    unique,
+    wait_for,
+)
 
 
 async def test_duplicates_across_two_workers_yield_one_signal(
@@ -39,6 +46,18 @@ async def test_duplicates_across_two_workers_yield_one_signal(
     accounts = sorted(json.loads(r.value)["account"] for r in records)
     assert accounts == sorted(f"scale-{i}" for i in range(n_keys))
     assert len({sid for _, sid in answers}) == n_keys
+
+    # Queries from either worker see every position: by key (routed to the owner) and all.
+    async with aiohttp.ClientSession() as http:
+        for worker in (first, second):
+            everything = await wait_for(
+                http, worker.url + "/positions", lambda b: len(b["items"]) == n_keys
+            )
+            assert sorted(p["account"] for p in everything["items"]) == accounts
+            for i in range(n_keys):
+                async with http.get(worker.url + f"/positions/scale-{i}/AAPL") as r:
+                    assert r.status == 200, await r.text()
+                    assert (await r.json())["fills_applied"] == 1
 
 
 async def test_join_and_leave_lose_nothing_and_apply_nothing_twice(

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from app.ids import order_id_for
-from tests.integration.support import Worker, read_topic, signal_body, signed_headers
-
-
-async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
-    async with http.get(url) as r:
-        return r.status, await r.json(content_type=None)
-
-
-async def wait_for(http: aiohttp.ClientSession, url: str, ok: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    status, body = 0, None
-    while time.monotonic() < deadline:
-        status, body = await get_json(http, url)
-        if status == 200 and ok(body):
-            return body
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{url}: {status} {body}")
+from tests.integration.support import (
+    Worker,
+    get_json,
+    read_topic,
+    signal_body,
+    signed_headers,
+    wait_for,
+)
 
 
 async def test_positions_orders_and_signal_status(worker: Worker) -> None:

@@ -1,0 +1,54 @@
+"""``at-stream reset``: argument parsing and the plan's rendering (no broker)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import TopicPartition
+
+from app.reset import STATE_TABLES, Move, consumed_topics, parse_args, render
+from app.settings import Settings
+
+
+def test_one_target_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as err:
+        parse_args([])
+    assert err.value.code == 2
+    with pytest.raises(SystemExit):
+        parse_args(["--to-earliest", "--to-latest"])
+
+
+def test_targets_and_options() -> None:
+    args = parse_args(["--to-datetime", "2026-11-24T09:00:00", "--topic", "fills:0,1"])
+    assert args.to_datetime == datetime(2026, 11, 24, 9, tzinfo=UTC)  # naive is UTC
+    assert args.topic == ["fills:0,1"] and not args.execute
+    args = parse_args(["--to-offset", "7", "--execute", "--data-dir", "a", "--data-dir", "b"])
+    assert args.to_offset == 7 and args.execute and [str(d) for d in args.data_dir] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "argv", [["--to-offset", "-1"], ["--to-datetime", "yesterday"], ["--to-offset", "x"]]
+)
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as err:
+        parse_args(argv)
+    assert err.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("at-stream reset: error")
+
+
+def test_consumed_topics_leave_out_the_dead_letters() -> None:
+    settings = Settings(app_id="x")
+    assert consumed_topics(settings) == ["signals", "orders", "fills", "x-deliveries"]
+    assert set(STATE_TABLES) == {"positions", "order-states"}
+
+
+def test_render_counts_what_is_processed_again() -> None:
+    moves = [
+        Move(TopicPartition("fills", 0), 40, 0, 40),
+        Move(TopicPartition("fills", 1), None, 5, 12),
+    ]
+    text = render(moves)
+    assert "fills" in text and " - " not in text.splitlines()[1]
+    assert text.splitlines()[2].split()[2] == "-"  # never committed
+    assert text.endswith("47 record(s) to process again")
