@@ -21,6 +21,7 @@ import orjson
 from app.admin import ensure_topics
 from app.broker import LocalKafka
 from app.errors import AtStreamError
+from app.logs import faust_level
 from app.models import schemas
 from app.settings import Settings, load_settings
 
@@ -91,7 +92,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     print(f"Webhook: POST http://{settings.web_host}:{settings.web_port}/webhook/signals")
     print("Send a signed sample signal (copy-paste into another shell):\n")
     print("  " + sample_command(settings) + "\n")
-    return run_faust(["worker", "-l", settings.log_level])
+    return run_faust(["worker", "-l", faust_level(settings.log_level)])
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

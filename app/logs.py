@@ -40,6 +40,20 @@ def _quote(value: Any) -> str:
     return json.dumps(text)
 
 
+FAUST_LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "warning": "warn",
+    "error": "error",
+    "critical": "crit",
+}
+
+
+def faust_level(level: str) -> str:
+    """Our level name (``AT_STREAM_LOG_LEVEL``) as the Faust CLI's ``-l`` wants it."""
+    return FAUST_LEVELS[level.lower()]
+
+
 def logging_config(level: str) -> dict[str, Any]:
     """Faust ``logging_config``: merged into the worker's, replacing its formatters."""
     formatter = {"()": f"{__name__}.KeyValueFormatter"}

@@ -30,6 +30,7 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     logging_config=logging_config(settings.log_level),
+    Worker="app.worker.Worker",
 )
 
 

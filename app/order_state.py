@@ -118,6 +118,8 @@ class OrderState(BaseModel):
     """Ids of every fill applied, in order."""
     reason: str | None = None
     """Why the order was rejected, cancelled or expired."""
+    order_offset: int | None = None
+    """Offset of the ``orders`` record that is this order's own (None: seen first by fill)."""
     updated_at: datetime
 
     @property
@@ -141,8 +143,8 @@ class OrderState(BaseModel):
         return cls.model_validate_json(raw)
 
 
-def accept(order: Order, correlation_id: str) -> OrderState:
-    """The state of a newly accepted order."""
+def accept(order: Order, correlation_id: str, offset: int | None = None) -> OrderState:
+    """The state of a newly accepted order (``offset``: its record on ``orders``)."""
     return OrderState(
         order_id=order.order_id,
         signal_id=order.signal_id,
@@ -151,8 +153,27 @@ def accept(order: Order, correlation_id: str) -> OrderState:
         symbol=order.symbol,
         side=order.side,
         quantity=order.quantity,
+        order_offset=offset,
         updated_at=order.created_at,
     )
+
+
+def receive(
+    state: OrderState | None, order: Order, correlation_id: str, offset: int
+) -> tuple[OrderState, bool]:
+    """The state after the ``orders`` record at ``offset``, and whether it is the order's own.
+
+    The first record of an order id is its own, and so is that record redelivered (same
+    offset: its fill may not have reached the log). A record of the same order id at
+    another offset is a duplicate (its signal reached ``signals`` twice, e.g. a webhook
+    retry after a crash): it must cause no second fill. The order id derives from the
+    signal id and the record key from the order, so both copies share one partition.
+    """
+    if state is None:
+        return accept(order, correlation_id, offset), True
+    if state.order_offset is None:  # seen first through its fill (a replay's race)
+        return state.model_copy(update={"order_offset": offset}), True
+    return state, state.order_offset == offset
 
 
 def from_fill(fill: Fill, correlation_id: str) -> OrderState:

@@ -5,10 +5,10 @@ Faust has no application-reset tool (Kafka Streams does); this is ours. Like
 ``--execute``. It refuses while the group has active members. With ``--execute`` it
 commits the target offsets, deletes the changelog topics of the derived-state tables
 (positions, order states) and their local RocksDB files, so restarted workers rebuild
-those tables from the topics. Effect ledgers (``effects``, ``deliveries``,
-``signal-orders``) are kept: they record what is already in the log, so the replay
-produces no record twice. Then it shows the rebuild's progress until the group has
-caught up again.
+those tables from the topics. Effect ledgers (``effects``, ``deliveries``) are
+kept: they record what is already in the log, so the replay produces no record twice
+(beyond the few the ``effects`` marks trail by, which carry the ids they had). Then it
+shows the rebuild's progress until the group has caught up again.
 """
 
 from __future__ import annotations

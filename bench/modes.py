@@ -18,6 +18,7 @@ class Mode:
     startup_repeats: int  # fresh worker launches (each followed by a restart)
     recovery_keys: tuple[int, ...]  # positions table sizes recovered cold
     recovery_timeout: float  # seconds a recovery may take before it counts as failed
+    failover_keys: int  # positions keys when one of two workers leaves (standby 0 vs 1)
     profile_seconds: float  # 0: no profile pass
     broker_heap: str
 
@@ -34,6 +35,7 @@ FULL = Mode(
     startup_repeats=3,
     recovery_keys=(100_000, 1_000_000),
     recovery_timeout=600.0,
+    failover_keys=200_000,
     profile_seconds=10.0,
     broker_heap="512m",
 )
@@ -50,6 +52,7 @@ QUICK = Mode(
     startup_repeats=1,
     recovery_keys=(10_000, 50_000),
     recovery_timeout=120.0,
+    failover_keys=20_000,
     profile_seconds=0.0,
     broker_heap="512m",
 )
@@ -66,6 +69,7 @@ SMOKE = Mode(
     startup_repeats=0,  # the cold start (stack bring-up) is still measured
     recovery_keys=(1000,),
     recovery_timeout=60.0,
+    failover_keys=1000,
     profile_seconds=0.0,
     broker_heap="384m",
 )

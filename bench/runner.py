@@ -16,12 +16,12 @@ from typing import Any
 from bench import machine, profiling
 from bench.modes import Mode
 from bench.progress import Progress
-from bench.scenarios import Context, chain, e2e, recovery, startup, webhook
+from bench.scenarios import Context, chain, e2e, failover, recovery, startup, webhook
 from bench.stack import WORKER_SETTINGS, Stack, unique
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("webhook", "e2e", "resources", "chain", "startup", "recovery")
+SCENARIOS = ("webhook", "e2e", "resources", "chain", "startup", "recovery", "failover")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,13 @@ async def _scenarios(ctx: Context, opts: Options) -> dict[str, dict[str, Any]]:
             out["e2e"] = out["resources"] = _failed(exc)
     else:
         out["e2e"] = out["resources"] = skipped
-    for name, fn in (("chain", chain.run), ("startup", startup.run), ("recovery", recovery.run)):
+    steps = (
+        ("chain", chain.run),
+        ("startup", startup.run),
+        ("recovery", recovery.run),
+        ("failover", failover.run),
+    )
+    for name, fn in steps:
         out[name] = await _guard(name, ctx, fn) if name in opts.only else skipped
     return out
 

@@ -63,6 +63,7 @@ class WorkerProc:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     launched: float = 0.0  # time.monotonic() at launch
+    settings: dict[str, str] = field(default_factory=dict)  # env beyond WORKER_SETTINGS
 
     @property
     def topics(self) -> dict[str, str]:
@@ -96,6 +97,7 @@ class WorkerProc:
                 "AT_STREAM_DATA_DIR": str(self.data),
                 # capacity, not policy: the default provider's rate limit (1,000/s) off
                 **WORKER_SETTINGS,
+                **self.settings,
             }
         )
 
@@ -176,9 +178,16 @@ class Stack:
         self.broker.start(timeout=120.0)
         return time.monotonic() - started
 
-    def worker(self, prefix: str | None = None, *, start: bool = True) -> WorkerProc:
+    def worker(
+        self,
+        prefix: str | None = None,
+        *,
+        start: bool = True,
+        settings: Mapping[str, str] | None = None,
+    ) -> WorkerProc:
         name = prefix or unique("bench")
-        w = WorkerProc(self.bootstrap, name, self.root / "workers" / f"{name}-{len(self.workers)}")
+        data = self.root / "workers" / f"{name}-{len(self.workers)}"
+        w = WorkerProc(self.bootstrap, name, data, settings=dict(settings or {}))
         self.workers.append(w)
         if start:
             w.start()

@@ -174,6 +174,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     "",
                 )
             )
+    if not status_row("failover", "7. Failover"):
+        fo = sc["failover"]
+        out.append(
+            (
+                f"7. Failover, 2 workers, {fo['keys']:,} keys, one SIGTERMed",
+                "SIGTERM→survivor ready s, standby 1 (standby 0)",
+                f"{num(fo['standby_1_s'], 2)} ({num(fo['standby_0_s'], 2)})",
+                num(fo["standby_0_s"], 2),
+                times(fo["ratio"]),
+            )
+        )
     return out
 
 
@@ -224,4 +235,21 @@ def details(results: dict[str, Any]) -> list[str]:
         head = ["keys", "cold launch→ready s", "Faust restore read s", "keys/s (cold)",
                 "warm restart→ready s", "worker RSS max MB"]  # fmt: skip
         lines += ["### Positions table recovery", "", *table(head, body), ""]
+    fo = sc.get("failover", {})
+    if fo.get("status") == "measured":
+        body = [
+            [
+                str(r["standby_replicas"]),
+                f"{r['keys']:,}",
+                num(r["standby_caught_up_s"], 2),
+                num(r["a_shutdown_s"], 2),
+                num(r["failover_s"], 2),
+                num(r["after_exit_s"], 2),
+            ]
+            for r in fo["runs"]
+        ]
+        head = ["standby replicas", "keys", "standby caught up after s",
+                "leaver's shutdown s", "SIGTERM→survivor ready s",
+                "leaver exit→survivor ready s"]  # fmt: skip
+        lines += ["### Failover (one of two workers leaves)", "", *table(head, body), ""]
     return lines

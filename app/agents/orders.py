@@ -32,8 +32,16 @@ async def process_orders(stream: StreamT[bytes]) -> None:
             await dead_letter(event, getattr(exc, "reason", str(exc)))
             continue
         cid = correlation_of(event.headers)
-        if order_states.get(order.order_id) is None:
-            order_states.put(order_state.accept(order, cid))
+        state = order_states.get(order.order_id)
+        new, own = order_state.receive(state, order, cid, event.message.offset)
+        if new is not state:
+            order_states.put(new)
+        if not own:  # this order id's record is at another offset: its signal came twice
+            DUPLICATES.labels(topic="orders").inc()
+            log.info(
+                "duplicate order skipped", extra=fields(correlation_id=cid, order_id=new.order_id)
+            )
+            continue
         if marks.done(event):  # its fill is in the log already (a redelivery or a replay)
             DUPLICATES.labels(topic="orders").inc()
             continue

@@ -1,4 +1,9 @@
-"""Consumes ``signals``: one order per signal on ``orders``."""
+"""Consumes ``signals``: one order per signal on ``orders``.
+
+A signal that reaches ``signals`` twice (a webhook retry after a crash between the
+broker's ack and the deliveries write) yields its order twice, with one order id; the
+orders agent executes only the first record of an order id (``order_state.receive``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ from app.main import app, orders_topic, signals_topic
 from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Signal
 from app.tables.effects import Watermark
-from app.tables.signal_orders import order_of, remember
 from app.topics import correlation_of, decode, derived_headers
 
 log = logging.getLogger(__name__)
@@ -33,18 +37,10 @@ async def process_signals(stream: StreamT[bytes]) -> None:
             await dead_letter(event, exc.reason)
             continue
         cid = correlation_of(event.headers)
-        if order_of(signal.signal_id):
-            DUPLICATES.labels(topic="signals").inc()
-            log.info(
-                "duplicate signal skipped",
-                extra=fields(correlation_id=cid, signal_id=signal.signal_id),
-            )
-            continue
-        order = order_for(signal)
+        order = order_for(signal)  # a signal twice on the topic: one order id, twice
         ack = await orders_topic.send(
             key=event.key, value=order.dumps(), headers=derived_headers(cid, signal.signal_id)
         )
-        remember(signal.signal_id, order.order_id)
         marks.track(event, [ack])
         EVENTS_EMITTED.labels(topic="orders").inc()
         log.debug("order emitted", extra=fields(correlation_id=cid, order_id=order.order_id))

@@ -82,7 +82,7 @@ def restore_seconds(log_text: str) -> float | None:
     return None if start is None or end is None else round((end - start).total_seconds(), 3)
 
 
-async def _create_changelog(bootstrap: str, topic: str, partitions: int = 4) -> None:
+async def create_changelog(bootstrap: str, topic: str, partitions: int = 4) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
     try:
@@ -95,7 +95,7 @@ async def _create_changelog(bootstrap: str, topic: str, partitions: int = 4) -> 
 async def _size(ctx: Context, keys: int) -> dict[str, Any]:
     prefix = unique("recov")
     topic = changelog_topic(prefix)
-    await _create_changelog(ctx.bootstrap, topic)
+    await create_changelog(ctx.bootstrap, topic)
     count, load_s = await preload(ctx.bootstrap, topic, position_records(keys))
     ctx.progress("recovery", f"{keys:,} keys written to {topic} in {load_s:.1f}s; cold start")
     worker = ctx.stack.worker(prefix, start=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 import aiohttp
@@ -76,3 +77,36 @@ async def test_positions_orders_and_signal_status(worker: Worker) -> None:
         await asyncio.sleep(3)
         again = await wait_for(http, worker.url + "/positions/st-1/AAPL", lambda p: True)
         assert again == position
+
+
+async def test_a_signal_twice_on_the_topic_is_executed_once(worker: Worker) -> None:
+    """A webhook retry after a crash between ack and record can put a signal on twice."""
+    async with aiohttp.ClientSession() as http:
+        body = signal_body(account="st-dup", quantity="3", price="50")
+        async with http.post(
+            worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
+        ) as r:
+            assert r.status == 202
+            signal_id = (await r.json())["signal_id"]
+        [signal] = await read_topic(worker.bootstrap, worker.topics["signals"], 1)
+        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
+        await producer.start()
+        try:  # the same record again, later in the partition
+            await producer.send_and_wait(
+                worker.topics["signals"], signal.value, key=signal.key, headers=list(signal.headers)
+            )
+        finally:
+            await producer.stop()
+        orders = await read_topic(worker.bootstrap, worker.topics["orders"], 2)
+        assert [json.loads(o.value)["order_id"] for o in orders] == [order_id_for(signal_id)] * 2
+        await asyncio.sleep(2)  # a second fill, if any, shows now
+        fills = await read_topic(worker.bootstrap, worker.topics["fills"], 2, timeout=3)
+        assert len(fills) == 1
+        position = await wait_for(
+            http, worker.url + "/positions/st-dup/AAPL", lambda p: p["fills_applied"] == 1
+        )
+        assert Decimal(position["quantity"]) == 3
+        order = await wait_for(
+            http, worker.url + f"/orders/{order_id_for(signal_id)}", lambda o: True
+        )
+        assert order["status"] == "filled" and Decimal(order["filled_quantity"]) == 3

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.logs import KeyValueFormatter, fields, logging_config
+from app.logs import KeyValueFormatter, faust_level, fields, logging_config
 
 
 def _record(msg: str = "signal accepted", **extra: Any) -> logging.LogRecord:
@@ -156,3 +156,20 @@ def test_logging_config_formatter_factory_resolves() -> None:
     config = logging_config("info")
     factory = logging.config.BaseConfigurator({}).resolve(config["formatters"]["default"]["()"])
     assert factory is KeyValueFormatter
+
+
+@pytest.mark.parametrize(
+    ("ours", "faust"),
+    [
+        ("debug", "debug"),
+        ("INFO", "info"),
+        ("warning", "warn"),
+        ("Error", "error"),
+        ("critical", "crit"),
+    ],
+)
+def test_faust_level_names_our_levels_as_the_faust_cli_wants(ours: str, faust: str) -> None:
+    from faust.cli.base import LOGLEVELS
+
+    assert faust_level(ours) == faust
+    assert faust.upper() in LOGLEVELS

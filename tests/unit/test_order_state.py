@@ -27,6 +27,8 @@ from app.order_state import (
     apply_fill,
     cancel,
     expire,
+    from_fill,
+    receive,
     reject,
 )
 
@@ -250,3 +252,30 @@ def test_fills_summing_to_the_quantity_fill_it_whatever_the_duplicates(
     assert applied == len(fills)
     assert state.status is OrderStatus.FILLED and state.filled_quantity == order.quantity
     assert state.avg_fill_price == order.price
+
+
+def test_receive_first_record_accepts_the_order_at_its_offset() -> None:
+    state, own = receive(None, ORDER, CORRELATION, 17)
+    assert own and state.status is OrderStatus.ACCEPTED and state.order_offset == 17
+
+
+def test_receive_same_offset_again_is_a_redelivery_of_the_own_record() -> None:
+    state, _ = receive(None, ORDER, CORRELATION, 17)
+    filled, _ = apply_fill(state, _fill(1, "1"))
+    again, own = receive(filled, ORDER, CORRELATION, 17)
+    assert own and again is filled  # nothing to write: the state stands
+
+
+def test_receive_same_order_at_another_offset_is_a_duplicate() -> None:
+    state, _ = receive(None, ORDER, CORRELATION, 17)
+    for offset in (3, 18, 10_000):
+        again, own = receive(state, ORDER, CORRELATION, offset)
+        assert not own and again is state
+
+
+def test_receive_adopts_the_first_record_of_an_order_seen_through_its_fill() -> None:
+    state = from_fill(immediate_fill(ORDER), CORRELATION)
+    assert state.order_offset is None
+    adopted, own = receive(state, ORDER, CORRELATION, 5)
+    assert own and adopted.order_offset == 5
+    assert receive(adopted, ORDER, CORRELATION, 6) == (adopted, False)

@@ -1,0 +1,42 @@
+"""Unit tests of app.worker: the Faust worker without the spinner's DEBUG root logger."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import faust
+import pytest
+
+from app.worker import Worker
+
+
+@pytest.fixture
+def root() -> Iterator[logging.Logger]:
+    logger = logging.getLogger()
+    level, handlers = logger.level, list(logger.handlers)
+    try:
+        yield logger
+    finally:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+
+
+@pytest.mark.parametrize("cls", [faust.Worker, Worker])
+def test_at_warn_the_root_logger_stays_at_warn_only_with_ours(
+    cls: type[faust.Worker], root: logging.Logger
+) -> None:
+    worker = cls(faust.App("worker-test"), loglevel="warn")
+    root.setLevel(logging.WARN)
+    root.addHandler(logging.NullHandler())
+    worker.on_setup_root_logger(root, logging.WARN)
+    if cls is Worker:
+        assert root.level == logging.WARN and worker.spinner is None
+    else:  # Faust's own: the reason app.worker exists
+        assert root.level == logging.DEBUG
+
+
+def test_the_app_runs_our_worker() -> None:
+    from app.main import app
+
+    assert app.conf.Worker is Worker  # type: ignore[comparison-overlap]
