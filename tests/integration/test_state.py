@@ -110,3 +110,30 @@ async def test_a_signal_twice_on_the_topic_is_executed_once(worker: Worker) -> N
             http, worker.url + f"/orders/{order_id_for(signal_id)}", lambda o: True
         )
         assert order["status"] == "filled" and Decimal(order["filled_quantity"]) == 3
+
+
+async def test_an_old_fill_produced_again_is_not_applied_again(worker: Worker) -> None:
+    """Beyond the position's window of recent fill ids, the order state still knows it."""
+    count = 70  # > the 64 fill ids a position keeps
+    async with aiohttp.ClientSession() as http:
+        for i in range(count):
+            body = signal_body(account="st-old", quantity="1", price="10", strategy=f"s{i}")
+            async with http.post(
+                worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
+            ) as r:
+                assert r.status == 202
+        position = await wait_for(
+            http, worker.url + "/positions/st-old/AAPL", lambda p: p["fills_applied"] == count
+        )
+        [first, *_] = await read_topic(worker.bootstrap, worker.topics["fills"], count)
+        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                worker.topics["fills"], first.value, key=first.key, headers=list(first.headers)
+            )
+        finally:
+            await producer.stop()
+        await asyncio.sleep(2)
+        again = await wait_for(http, worker.url + "/positions/st-old/AAPL", lambda p: True)
+        assert again == position and Decimal(again["quantity"]) == count
