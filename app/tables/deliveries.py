@@ -2,10 +2,10 @@
 
 Changelog-backed RocksDB table. Faust's RocksDB store writes only inside a stream event,
 so the webhook does not write it directly: it produces the outcome to the internal
-``<app id>-deliveries`` topic (keyed by the dedupe key, acks=all) and the ``deliveries``
-agent applies it. Until then the webhook answers duplicates from ``recent``. Topic and
-table share the key and partition count, so the worker that owns a key's partition is
-the one that consumes it, and ``app.web.routing`` sends requests there.
+``<app id>-deliveries`` topic (keyed by the dedupe key, acks=all, not waited for) and the
+``deliveries`` agent applies it. Until then the webhook answers duplicates from
+``recent``. Topic and table share the key and partition count, so the worker that owns a
+key's partition is the one that consumes it, and ``app.web.routing`` sends requests there.
 
 Entries expire after ``AT_STREAM_IDEMPOTENCY_TTL_SECONDS`` (24 h): lookups ignore expired
 entries, and a timer asks the agent (through the topic) to delete them.
@@ -13,6 +13,7 @@ entries, and a timer asks the agent (through the topic) to delete them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -63,12 +64,25 @@ def lookup(key: str) -> Delivery | None:
 
 
 async def record(key: str, delivery: Delivery) -> None:
-    """Durably record the outcome (waits for the broker's ack)."""
-    fut = await deliveries_topic.send(key=key.encode(), value=delivery.model_dump_json().encode())
-    await fut
+    """Remember the outcome at once; record it durably without waiting for the ack.
+
+    Called once the signal itself is acknowledged, so a 2xx never rests on this record
+    alone. Not waiting saves the webhook a second broker round trip. If the record is
+    lost (a crash or a broker failure before it is written), a retry of the delivery
+    after that produces the signal again, under the same signal id: the orders agent
+    executes an order id once (``app.order_state.receive``), so nothing is done twice.
+    """
     recent[key] = delivery
     while len(recent) > RECENT_MAX:
         recent.popitem(last=False)
+    fut = await deliveries_topic.send(key=key.encode(), value=delivery.model_dump_json().encode())
+    asyncio.ensure_future(fut).add_done_callback(lambda f: _check(key, f))
+
+
+def _check(key: str, fut: asyncio.Future[Any]) -> None:
+    if fut.cancelled() or fut.exception() is not None:
+        error = "cancelled" if fut.cancelled() else type(fut.exception()).__name__
+        log.warning("delivery record not written (key %s): %s", key, error)
 
 
 @app.timer(interval=60.0)  # type: ignore[untyped-decorator]  # faust is untyped

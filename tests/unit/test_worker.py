@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import faust
 import pytest
 
 from app.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -36,7 +42,12 @@ def test_at_warn_the_root_logger_stays_at_warn_only_with_ours(
         assert root.level == logging.DEBUG
 
 
-def test_the_app_runs_our_worker() -> None:
-    from app.main import app
-
-    assert app.conf.Worker is Worker  # type: ignore[comparison-overlap]
+def test_the_app_runs_our_worker(tmp_path: Path) -> None:
+    """In a child process: importing ``app.main`` needs the settings (a secret)."""
+    probe = "from app.main import app; print(app.conf.Worker.__module__, app.conf.Worker.__name__)"
+    env = {**os.environ, "API_KEY_HMAC_SECRET": "worker-test-secret", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["app.worker", "Worker"]
