@@ -12,10 +12,13 @@ replay rebuilds tables without producing records again (but the few the mark tra
 One small entry per input partition.
 
 Cost: under load a mark is written to the table (a RocksDB put and a changelog record)
-every ``WRITE_EVERY`` records or ``WRITE_INTERVAL`` seconds per partition, not per record,
-so it may trail by that much more; what it trails by is produced again after a crash or
-a replay, with the same ids. When the agent is not behind its acks (every record before
-the current one is acknowledged: a trickle, an idle moment) the mark is written at once.
+every ``WRITE_EVERY`` records per partition, not per record, and a timer writes what has
+moved every ``WRITE_INTERVAL`` seconds, so it may trail by that much more; what it trails
+by is produced again after a crash or a replay, with the same ids. When the agent is not
+behind its acks (every record before the current one is acknowledged: a trickle) the mark
+is written at once; the timer writes the mark past a burst's last records once they are
+acknowledged, with no next record to carry it (the table is written in the context of
+the partition's last record, as if from the agent).
 
 The mark is cached in memory (the table's value is read once per partition, and again
 after each rebalance): only this worker writes it while it owns the partition, and a
@@ -25,13 +28,16 @@ stale cache could only be low, which is safe.
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from faust.streams import _current_event
 from faust.types import EventT
 
+from app.logs import fields
 from app.main import app, settings
 from app.tables import rocksdb_options
 
@@ -46,6 +52,8 @@ ledger = app.Table(
 )
 
 
+log = logging.getLogger(__name__)
+
 WRITE_EVERY = 200
 WRITE_INTERVAL = 0.25
 WATERMARKS: list[Watermark] = []
@@ -59,7 +67,10 @@ class Watermark:
         self._pending: dict[str, deque[tuple[int, Awaitable[Any]]]] = defaultdict(deque)
         self._marks: dict[str, int] = {}
         """Per key: the mark as last read from or written to the table."""
-        self._written_at: dict[str, float] = {}
+        self._moved: dict[str, int] = {}
+        """Per key: a mark acknowledgements moved to that is not written yet."""
+        self._last: dict[str, EventT[Any]] = {}
+        """Per key: the last record tracked, the context the timer writes the mark in."""
         WATERMARKS.append(self)
 
     def _key(self, event: EventT[Any]) -> str:
@@ -75,6 +86,8 @@ class Watermark:
         """Drop the cached marks (on a rebalance: a partition may come back advanced)."""
         self._marks.clear()
         self._pending.clear()
+        self._moved.clear()
+        self._last.clear()
 
     def done(self, event: EventT[Any]) -> bool:
         """True if this record's effects were produced and acknowledged before."""
@@ -86,20 +99,54 @@ class Watermark:
         pending = self._pending[key]
         for ack in acks:
             pending.append((event.message.offset, ack))
+        self._last[key] = event
+        mark = self._advance(key)
+        if mark is None:
+            return
+        caught_up = mark == event.message.offset  # all before this record is durable
+        if caught_up or mark - self._mark(key) >= WRITE_EVERY:
+            self._write(key, mark)
+
+    def flush(self) -> None:
+        """Write every mark that acknowledgements moved since it was last written."""
+        for key, event in list(self._last.items()):
+            mark = self._advance(key)
+            if mark is not None:
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    self._write(key, mark)
+                finally:
+                    _current_event.reset(token)
+            if not self._pending[key] and key not in self._moved:
+                del self._last[key]  # idle: nothing left to write for it
+
+    def _advance(self, key: str) -> int | None:
+        """The mark past the acknowledged head of ``key``'s pending records, if not written."""
+        pending = self._pending[key]
         mark = None
         while pending and _acknowledged(pending[0][1]):
             offset, _ = pending.popleft()
             if not pending or pending[0][0] != offset:
                 mark = offset + 1
-        if mark is None or mark <= (last := self._mark(key)):
-            return
-        now = time.monotonic()
-        caught_up = mark == event.message.offset  # all before this record is durable
-        stale = now - self._written_at.get(key, 0.0) >= WRITE_INTERVAL
-        if caught_up or stale or mark - last >= WRITE_EVERY:
-            ledger[key] = mark  # written in this event's context: its partition
-            self._marks[key] = mark
-            self._written_at[key] = now
+        if mark is not None and mark > self._mark(key):
+            self._moved[key] = mark
+        return self._moved.get(key)
+
+    def _write(self, key: str, mark: int) -> None:
+        ledger[key] = mark  # in the current event's context: its partition
+        self._marks[key] = mark
+        self._moved.pop(key, None)
+
+
+@app.timer(WRITE_INTERVAL, name="effects-marks")  # type: ignore[untyped-decorator]
+async def _flush_marks() -> None:
+    for watermark in WATERMARKS:
+        try:
+            watermark.flush()
+        except Exception:  # a mark not written is produced again later, never lost
+            log.warning(
+                "effects marks not written", exc_info=True, extra=fields(agent=watermark.agent)
+            )
 
 
 @app.on_partitions_revoked.connect

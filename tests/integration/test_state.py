@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from app.ids import order_id_for
 from tests.integration.support import (
     Worker,
+    end_offsets,
     get_json,
     read_topic,
     signal_body,
@@ -137,3 +138,35 @@ async def test_an_old_fill_produced_again_is_not_applied_again(worker: Worker) -
         await asyncio.sleep(2)
         again = await wait_for(http, worker.url + "/positions/st-old/AAPL", lambda p: True)
         assert again == position and Decimal(again["quantity"]) == count
+
+
+async def test_effects_marks_reach_the_end_of_a_burst(worker: Worker) -> None:
+    """After a burst and no record behind it, the marks still move past its last records."""
+    count = 40
+    async with aiohttp.ClientSession() as http:
+
+        async def post(i: int) -> None:
+            body = signal_body(account=f"st-burst-{i % 5}", quantity="1", strategy=f"b{i}")
+            async with http.post(
+                worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
+            ) as r:
+                assert r.status == 202
+
+        await asyncio.gather(*(post(i) for i in range(count)))
+        await wait_for(
+            http,
+            worker.url + "/positions",
+            lambda b: sum(p["fills_applied"] for p in b["items"]) == count,
+        )
+    want: dict[str, int] = {}
+    for agent, topic in (("signals", "signals"), ("orders", "orders")):
+        ends = await end_offsets(worker.bootstrap, worker.topics[topic])
+        want.update({f"{agent}:{worker.topics[topic]}:{p}": e for p, e in ends.items() if e})
+    changelog = f"{worker.prefix}-effects-changelog"
+    marks: dict[str, int] = {}
+    deadline = asyncio.get_running_loop().time() + 10
+    while marks != want and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.5)
+        for record in await read_topic(worker.bootstrap, changelog, 10**6, timeout=1):
+            marks[json.loads(record.key)] = json.loads(record.value)
+    assert marks == want
