@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(
         1, ge=0, le=8, description="Standby copies of each table partition on other workers."
     )
+    fast_restore: bool = Field(
+        True, description="Fill local tables from their changelogs before Faust's recovery."
+    )
     rocksdb_write_buffer_mb: int = Field(4, ge=1, le=256)
     rocksdb_block_cache_mb: int = Field(8, ge=1, le=4096)
     session_timeout_seconds: float = Field(

@@ -225,6 +225,7 @@ def details(results: dict[str, Any]) -> list[str]:
             [
                 f"{s['keys']:,}",
                 num(s["ready_s"], 2),
+                num(s.get("fast_restore_s"), 2),
                 num(s.get("restore_read_s"), 2),
                 num(s["keys_per_s"], 0),
                 num(s["warm_restart_ready_s"], 2),
@@ -232,7 +233,8 @@ def details(results: dict[str, Any]) -> list[str]:
             ]
             for s in rec["sizes"]
         ]
-        head = ["keys", "cold launch→ready s", "Faust restore read s", "keys/s (cold)",
+        head = ["keys", "cold launch→ready s", "fast restore s", "Faust restore read s",
+                "keys/s (cold)",
                 "warm restart→ready s", "worker RSS max MB"]  # fmt: skip
         lines += ["### Positions table recovery", "", *table(head, body), ""]
     fo = sc.get("failover", {})

@@ -12,11 +12,13 @@ worker's peak RSS while recovering.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench import resources
@@ -82,6 +84,14 @@ def restore_seconds(log_text: str) -> float | None:
     return None if start is None or end is None else round((end - start).total_seconds(), 3)
 
 
+def fast_restore_seconds(log_text: str) -> float | None:
+    """The first cold start's ``app.restore`` time, from its "fast restore: ..." line."""
+    found = re.search(
+        r"fast restore: \d+ changelog records into \d+ partitions in ([\d.]+)s", log_text
+    )
+    return float(found.group(1)) if found else None
+
+
 async def create_changelog(bootstrap: str, topic: str, partitions: int = 4) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
@@ -90,6 +100,16 @@ async def create_changelog(bootstrap: str, topic: str, partitions: int = 4) -> N
         await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=config)])
     finally:
         await admin.close()
+
+
+async def spot_check(url: str, count: int) -> None:
+    """The first, middle and last positions are served once the worker is ready."""
+    async with aiohttp.ClientSession() as http:
+        for i in sorted({0, count // 2, count - 1}):
+            path = f"/positions/acct-{i // PER_ACCOUNT:08d}/S{i % PER_ACCOUNT:02d}"
+            async with http.get(url + path) as resp:
+                if resp.status != 200:
+                    raise RuntimeError(f"after recovery GET {path}: {resp.status}")
 
 
 async def _size(ctx: Context, keys: int) -> dict[str, Any]:
@@ -105,6 +125,7 @@ async def _size(ctx: Context, keys: int) -> dict[str, Any]:
         sampler = resources.Sampler({"worker": worker.pid})
         with sampler:
             cold = await worker.wait_ready(timeout=ctx.mode.recovery_timeout, poll=0.1)
+        await spot_check(worker.url, keys)
         worker.stop()
         worker.start()
         warm = await worker.wait_ready(timeout=ctx.mode.recovery_timeout, poll=0.1)
@@ -122,6 +143,7 @@ async def _size(ctx: Context, keys: int) -> dict[str, Any]:
         "warm_restart_ready_s": round(warm, 3),
         "keys_per_s": round(count / cold, 1),
         "worker_rss_max_mb": rss.get("max_mb"),
+        "fast_restore_s": fast_restore_seconds(text),  # app.restore, before Faust's
         "restore_read_s": restore_seconds(text),  # Faust's own "restoring" to "done reading"
         "changelog_in_worker_log": topic in text,
     }
