@@ -168,6 +168,20 @@ def signal_body(account: str = "acct-1", **over: Any) -> bytes:
     return json.dumps(body).encode()
 
 
+async def post_signal(http: aiohttp.ClientSession, worker: Worker, body: bytes) -> Any:
+    """POST a correctly signed signal to the worker's webhook; it must answer 202."""
+    async with http.post(
+        worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
+    ) as r:
+        assert r.status == 202, await r.text()
+        return await r.json()
+
+
+def fills_applied(positions: Any) -> int:
+    """The fills applied over a ``GET /positions`` answer's items."""
+    return sum(p["fills_applied"] for p in positions["items"])
+
+
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()

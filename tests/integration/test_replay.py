@@ -14,9 +14,10 @@ from tests.integration.support import (
     ROOT,
     Worker,
     end_offsets,
+    fills_applied,
+    post_signal,
     read_topic,
     signal_body,
-    signed_headers,
     wait_for,
 )
 
@@ -46,14 +47,11 @@ async def test_full_replay_rebuilds_identical_positions(
                 account=f"rp-{i % 3}", side=side, price=price, quantity=str(1 + i % 4),
                 strategy=f"s{i}",
             )  # fmt: skip
-            async with http.post(
-                worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
-            ) as r:
-                assert r.status == 202
+            await post_signal(http, worker, body)
         await wait_for(
             http,
             worker.url + "/positions",
-            lambda b: sum(p["fills_applied"] for p in b["items"]) == N,
+            lambda b: fills_applied(b) == N,
         )
         async with http.get(worker.url + "/positions") as r:
             before = await r.read()
@@ -95,7 +93,7 @@ async def test_full_replay_rebuilds_identical_positions(
         await wait_for(
             http,
             worker.url + "/positions",
-            lambda b: sum(p["fills_applied"] for p in b["items"]) == N,
+            lambda b: fills_applied(b) == N,
             timeout=60,
         )
         await asyncio.sleep(2)  # anything the replay would still apply twice shows now

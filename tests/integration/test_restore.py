@@ -9,21 +9,14 @@ from decimal import Decimal
 
 import aiohttp
 
-from tests.integration.support import Worker, signal_body, signed_headers, wait_for
+from tests.integration.support import Worker, fills_applied, post_signal, signal_body, wait_for
 
 N = 12
 
 
 async def post(http: aiohttp.ClientSession, worker: Worker, i: int) -> None:
     body = signal_body(account=f"fr-{i % 3}", quantity="2", price=str(100 + i), strategy=f"s{i}")
-    async with http.post(
-        worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
-    ) as r:
-        assert r.status == 202
-
-
-def applied(body: dict[str, list[dict[str, int]]]) -> int:
-    return sum(p["fills_applied"] for p in body["items"])
+    await post_signal(http, worker, body)
 
 
 async def test_wiped_tables_come_back_from_the_changelogs(
@@ -34,7 +27,7 @@ async def test_wiped_tables_come_back_from_the_changelogs(
     async with aiohttp.ClientSession() as http:
         for i in range(N):
             await post(http, worker, i)
-        before = await wait_for(http, worker.url + "/positions", lambda b: applied(b) == N)
+        before = await wait_for(http, worker.url + "/positions", lambda b: fills_applied(b) == N)
 
         worker.stop()
         data = worker.log_path.parent
@@ -51,7 +44,7 @@ async def test_wiped_tables_come_back_from_the_changelogs(
 
         # The restored tables take new effects: one more fill on a restored position.
         await post(http, worker, 0)
-        again = await wait_for(http, worker.url + "/positions", lambda b: applied(b) == N + 1)
+        again = await wait_for(http, worker.url + "/positions", lambda b: fills_applied(b) == N + 1)
         [first] = [p for p in again["items"] if p["account"] == "fr-0"]
         [old] = [p for p in before["items"] if p["account"] == "fr-0"]
         assert Decimal(first["quantity"]) == Decimal(old["quantity"]) + 2
@@ -62,7 +55,7 @@ async def test_fast_restore_can_be_turned_off(start_worker: Callable[..., Worker
     await worker.wait_ready()
     async with aiohttp.ClientSession() as http:
         await post(http, worker, 1)
-        before = await wait_for(http, worker.url + "/positions", lambda b: applied(b) == 1)
+        before = await wait_for(http, worker.url + "/positions", lambda b: fills_applied(b) == 1)
         worker.stop()
         for path in [p for p in worker.log_path.parent.iterdir() if p.is_dir()]:
             shutil.rmtree(path)

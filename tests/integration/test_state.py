@@ -13,7 +13,9 @@ from app.ids import order_id_for
 from tests.integration.support import (
     Worker,
     end_offsets,
+    fills_applied,
     get_json,
+    post_signal,
     read_topic,
     signal_body,
     signed_headers,
@@ -84,11 +86,7 @@ async def test_a_signal_twice_on_the_topic_is_executed_once(worker: Worker) -> N
     """A webhook retry after a crash between ack and record can put a signal on twice."""
     async with aiohttp.ClientSession() as http:
         body = signal_body(account="st-dup", quantity="3", price="50")
-        async with http.post(
-            worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
-        ) as r:
-            assert r.status == 202
-            signal_id = (await r.json())["signal_id"]
+        signal_id = (await post_signal(http, worker, body))["signal_id"]
         [signal] = await read_topic(worker.bootstrap, worker.topics["signals"], 1)
         producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
         await producer.start()
@@ -119,10 +117,7 @@ async def test_an_old_fill_produced_again_is_not_applied_again(worker: Worker) -
     async with aiohttp.ClientSession() as http:
         for i in range(count):
             body = signal_body(account="st-old", quantity="1", price="10", strategy=f"s{i}")
-            async with http.post(
-                worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
-            ) as r:
-                assert r.status == 202
+            await post_signal(http, worker, body)
         position = await wait_for(
             http, worker.url + "/positions/st-old/AAPL", lambda p: p["fills_applied"] == count
         )
@@ -144,20 +139,12 @@ async def test_effects_marks_reach_the_end_of_a_burst(worker: Worker) -> None:
     """After a burst and no record behind it, the marks still move past its last records."""
     count = 40
     async with aiohttp.ClientSession() as http:
-
-        async def post(i: int) -> None:
-            body = signal_body(account=f"st-burst-{i % 5}", quantity="1", strategy=f"b{i}")
-            async with http.post(
-                worker.url + "/webhook/signals", data=body, headers=signed_headers(body)
-            ) as r:
-                assert r.status == 202
-
-        await asyncio.gather(*(post(i) for i in range(count)))
-        await wait_for(
-            http,
-            worker.url + "/positions",
-            lambda b: sum(p["fills_applied"] for p in b["items"]) == count,
-        )
+        bodies = [
+            signal_body(account=f"st-burst-{i % 5}", quantity="1", strategy=f"b{i}")
+            for i in range(count)
+        ]
+        await asyncio.gather(*(post_signal(http, worker, body) for body in bodies))
+        await wait_for(http, worker.url + "/positions", lambda b: fills_applied(b) == count)
     want: dict[str, int] = {}
     for agent, topic in (("signals", "signals"), ("orders", "orders")):
         ends = await end_offsets(worker.bootstrap, worker.topics[topic])
