@@ -74,30 +74,29 @@ async def restore(
         max_partition_fetch_bytes=4 * 1024 * 1024,
         request_timeout_ms=int(timeout * 1000),
     )
-    await asyncio.wait_for(consumer.start(), timeout)
     try:
+        await asyncio.wait_for(consumer.start(), timeout)
         todo = await _starts(consumer, stores)
+        ends = await consumer.end_offsets(list(todo)) if todo else {}
+        todo = {tp: start for tp, start in todo.items() if start < ends[tp]}
         done.partitions = len(todo)
         if todo:
-            ends = await consumer.end_offsets(list(todo))
-            todo = {tp: start for tp, start in todo.items() if start < ends[tp]}
-            done.partitions = len(todo)
             consumer.assign(list(todo))
             for tp, start in todo.items():
                 consumer.seek(tp, start)
-            deadline = time.monotonic() + timeout
-            while todo:
-                batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
-                for tp, records in batch.items():
-                    if records:
-                        _apply(stores[tp.topic], tp, records)
-                        done.records += len(records)
-                    deadline = time.monotonic() + timeout
-                for tp in [tp for tp in todo if await consumer.position(tp) >= ends[tp]]:
-                    del todo[tp]
-                    consumer.pause(tp)
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no changelog records for {timeout:.0f}s")
+        deadline = time.monotonic() + timeout
+        while todo:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for tp, records in batch.items():
+                _apply(stores[tp.topic], tp, records)
+                done.records += len(records)
+            if batch:
+                deadline = time.monotonic() + timeout
+            for tp in [tp for tp in todo if await consumer.position(tp) >= ends[tp]]:
+                del todo[tp]
+                consumer.pause(tp)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no changelog records for {timeout:.0f}s")
     finally:
         await consumer.stop()
         for store in stores.values():
@@ -122,6 +121,8 @@ async def _starts(
 
 def _apply(store: RocksDBStore, tp: TopicPartition, records: list[Any]) -> None:
     """One batch of changelog records into the partition's database, then its offset."""
+    if not records:
+        return
     batch = rocksdict.WriteBatch(raw_mode=True)
     for record in records:
         if record.value is None:
