@@ -9,14 +9,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from app import signing
@@ -175,6 +175,21 @@ async def post_signal(http: aiohttp.ClientSession, worker: Worker, body: bytes) 
     ) as r:
         assert r.status == 202, await r.text()
         return await r.json()
+
+
+async def produce_again(
+    bootstrap: str, topic: str, records: Sequence[ConsumerRecord[bytes, bytes]]
+) -> None:
+    """Put records read from ``topic`` on it once more (key, value, headers), acks=all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(
+                topic, record.value, key=record.key, headers=list(record.headers)
+            )
+    finally:
+        await producer.stop()
 
 
 def fills_applied(positions: Any) -> int:

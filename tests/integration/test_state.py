@@ -7,7 +7,6 @@ import json
 from decimal import Decimal
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
 
 from app.ids import order_id_for
 from tests.integration.support import (
@@ -16,6 +15,7 @@ from tests.integration.support import (
     fills_applied,
     get_json,
     post_signal,
+    produce_again,
     read_topic,
     signal_body,
     signed_headers,
@@ -68,15 +68,7 @@ async def test_positions_orders_and_signal_status(worker: Worker) -> None:
 
         # The same fill delivered again changes nothing.
         fills = await read_topic(worker.bootstrap, worker.topics["fills"], 4)
-        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
-        await producer.start()
-        try:
-            for fill in fills:
-                await producer.send_and_wait(
-                    worker.topics["fills"], fill.value, key=fill.key, headers=list(fill.headers)
-                )
-        finally:
-            await producer.stop()
+        await produce_again(worker.bootstrap, worker.topics["fills"], fills)
         await asyncio.sleep(3)
         again = await wait_for(http, worker.url + "/positions/st-1/AAPL", lambda p: True)
         assert again == position
@@ -88,14 +80,8 @@ async def test_a_signal_twice_on_the_topic_is_executed_once(worker: Worker) -> N
         body = signal_body(account="st-dup", quantity="3", price="50")
         signal_id = (await post_signal(http, worker, body))["signal_id"]
         [signal] = await read_topic(worker.bootstrap, worker.topics["signals"], 1)
-        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
-        await producer.start()
-        try:  # the same record again, later in the partition
-            await producer.send_and_wait(
-                worker.topics["signals"], signal.value, key=signal.key, headers=list(signal.headers)
-            )
-        finally:
-            await producer.stop()
+        # the same record again, later in the partition
+        await produce_again(worker.bootstrap, worker.topics["signals"], [signal])
         orders = await read_topic(worker.bootstrap, worker.topics["orders"], 2)
         assert [json.loads(o.value)["order_id"] for o in orders] == [order_id_for(signal_id)] * 2
         await asyncio.sleep(2)  # a second fill, if any, shows now
@@ -122,14 +108,7 @@ async def test_an_old_fill_produced_again_is_not_applied_again(worker: Worker) -
             http, worker.url + "/positions/st-old/AAPL", lambda p: p["fills_applied"] == count
         )
         [first, *_] = await read_topic(worker.bootstrap, worker.topics["fills"], count)
-        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                worker.topics["fills"], first.value, key=first.key, headers=list(first.headers)
-            )
-        finally:
-            await producer.stop()
+        await produce_again(worker.bootstrap, worker.topics["fills"], [first])
         await asyncio.sleep(2)
         again = await wait_for(http, worker.url + "/positions/st-old/AAPL", lambda p: True)
         assert again == position and Decimal(again["quantity"]) == count
