@@ -21,7 +21,6 @@ def topic_names(settings: Settings) -> list[str]:
         settings.orders_topic,
         settings.fills_topic,
         settings.dead_letter_topic,
-        settings.deliveries_topic,
     ]
 
 

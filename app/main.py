@@ -52,10 +52,8 @@ signals_topic = _topic(settings.signals_topic)
 orders_topic = _topic(settings.orders_topic)
 fills_topic = _topic(settings.fills_topic)
 dead_letter_topic = _topic(settings.dead_letter_topic)
-deliveries_topic = _topic(settings.deliveries_topic)
 
 # Registration: importing these modules attaches their agents and views to ``app``.
-from app.agents import deliveries as _deliveries  # noqa: E402,F401
 from app.agents import fills as _fills  # noqa: E402,F401
 from app.agents import orders as _orders  # noqa: E402,F401
 from app.agents import signals as _signals  # noqa: E402,F401

@@ -140,11 +140,6 @@ class Settings(BaseSettings):
         return found
 
     @property
-    def deliveries_topic(self) -> str:
-        """Internal topic of webhook outcomes (replay protection, Idempotency-Key)."""
-        return f"{self.app_id}-deliveries"
-
-    @property
     def uses_local_broker(self) -> bool:
         return self.kafka_bootstrap_servers is None
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
 from app.settings import Settings
 
 MIB = 1024 * 1024
@@ -45,3 +47,44 @@ def raw_table(app: Any, name: str, settings: Settings, help: str) -> Any:
     # Faust derives the store codec from key_type/value_type ("json" for bytes): use raw.
     table.key_serializer = table.value_serializer = "raw"
     return table
+
+
+def read(table: Any, key: bytes) -> bytes | None:
+    """One store read (``Table.get`` reads twice: ``key in store``, then ``store[key]``)."""
+    value: bytes | None = table.data.get(key)
+    return value
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (and so Faust's router) gives ``key``."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def partition_get(table: Any, partition: int, key: bytes) -> bytes | None:
+    """Read ``key`` from one partition's database, from outside a stream event.
+
+    Faust's store looks a key up in every partition's database when no event names the
+    partition; the caller that knows it reads one.
+    """
+    value: bytes | None = table.data._db_for_partition(partition).get(key)
+    return value
+
+
+def partition_set(table: Any, partition: int, key: bytes, value: bytes | None) -> None:
+    """Write (``None``: delete) ``key`` in one partition from outside a stream event.
+
+    What Faust's table does for a write within an event of that partition: the store's
+    database, then the changelog record (buffered, not awaited; its ack moves the
+    persisted offset). Faust's RocksDB store has no public call for it.
+    """
+    store = table.data
+    db = store._db_for_partition(partition)
+    if value is None:
+        db.delete(key)
+        store._key_index.pop(key, None)
+        table.send_changelog(partition, key, None, value_serializer="raw")
+    else:
+        db.put(key, value)
+        store._key_index[key] = partition
+        table.send_changelog(partition, key, value)

@@ -1,32 +1,32 @@
 """Webhook deliveries seen, by dedupe key: replay protection and Idempotency-Key.
 
-Changelog-backed RocksDB table. Faust's RocksDB store writes only inside a stream event,
-so the webhook does not write it directly: it produces the outcome to the internal
-``<app id>-deliveries`` topic (keyed by the dedupe key, acks=all, not waited for) and the
-``deliveries`` agent applies it. Until then the webhook answers duplicates from
-``recent``. Topic and table share the key and partition count, so the worker that owns a
-key's partition is the one that consumes it, and ``app.web.routing`` sends requests there.
+Changelog-backed RocksDB table. The webhook writes it directly, in the partition the
+key hashes to (Kafka's default partitioner, as Faust's router): the worker that owns that
+partition of the table is the one ``app.web.routing`` sends the request to, so one
+process serializes every delivery of a key and reads its own writes at once.
+
+The write goes to the local database and to the changelog (buffered, not awaited), once
+the signal itself is acknowledged: a 2xx never rests on this record alone. If the
+changelog record is lost (a crash before it is written), a retry of the delivery after
+that produces the signal again under the same signal id, and the orders agent executes
+an order id once (``app.order_state.receive``): nothing is done twice.
 
 Entries expire after ``AT_STREAM_IDEMPOTENCY_TTL_SECONDS`` (24 h): lookups ignore expired
-entries, and a timer asks the agent (through the topic) to delete them.
+entries, and a timer deletes them (bounded size).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import OrderedDict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from app.main import app, deliveries_topic, settings
-from app.tables import raw_table
+from app.main import app, settings
+from app.tables import partition_get, partition_of, partition_set, raw_table
 
 log = logging.getLogger(__name__)
-
-RECENT_MAX = 4096  # outcomes not yet applied by the agent: a second or so of traffic
 
 
 class Delivery(BaseModel):
@@ -51,50 +51,39 @@ deliveries = raw_table(
     "Webhook dedupe key -> first outcome (replay protection, Idempotency-Key).",
 )
 
-# Outcomes produced but maybe not yet applied by the agent (newest last).
-recent: OrderedDict[str, Delivery] = OrderedDict()
 
+class Slot:
+    """Where one dedupe key's outcome lives: its key bytes and table partition."""
 
-def lookup(key: str) -> Delivery | None:
-    found = recent.get(key)
-    if found is None:
-        raw = deliveries.get(key.encode())
+    __slots__ = ("key", "partition")
+
+    def __init__(self, key: str) -> None:
+        self.key = key.encode()
+        self.partition = _partition(self.key)
+
+    def lookup(self) -> Delivery | None:
+        """The unexpired first outcome of the key, if this worker has seen it."""
+        raw = partition_get(deliveries, self.partition, self.key)
         found = None if raw is None else Delivery.model_validate_json(raw)
-    return None if found is None or found.expired() else found
+        return None if found is None or found.expired() else found
+
+    def record(self, delivery: Delivery) -> None:
+        """Remember the outcome: local database now, changelog record without waiting."""
+        partition_set(deliveries, self.partition, self.key, delivery.model_dump_json().encode())
 
 
-async def record(key: str, delivery: Delivery) -> None:
-    """Remember the outcome at once; record it durably without waiting for the ack.
-
-    Called once the signal itself is acknowledged, so a 2xx never rests on this record
-    alone. Not waiting saves the webhook a second broker round trip. If the record is
-    lost (a crash or a broker failure before it is written), a retry of the delivery
-    after that produces the signal again, under the same signal id: the orders agent
-    executes an order id once (``app.order_state.receive``), so nothing is done twice.
-    """
-    recent[key] = delivery
-    while len(recent) > RECENT_MAX:
-        recent.popitem(last=False)
-    fut = await deliveries_topic.send(key=key.encode(), value=delivery.model_dump_json().encode())
-    asyncio.ensure_future(fut).add_done_callback(lambda f: _check(key, f))
-
-
-def _check(key: str, fut: asyncio.Future[Any]) -> None:
-    if fut.cancelled() or fut.exception() is not None:
-        error = "cancelled" if fut.cancelled() else type(fut.exception()).__name__
-        log.warning("delivery record not written (key %s): %s", key, error)
+def _partition(key: bytes) -> int:
+    return partition_of(key, settings.topic_partitions)
 
 
 @app.timer(interval=60.0)  # type: ignore[untyped-decorator]  # faust is untyped
 async def sweep_deliveries() -> None:
-    """Ask for expired entries of this worker's partitions to be deleted (bounded size)."""
+    """Delete the expired entries of this worker's partitions (bounded size)."""
     now = time.time()
     expired = [
         k for k, raw in list(deliveries.items()) if Delivery.model_validate_json(raw).expired(now)
     ]
     for key in expired:
-        await deliveries_topic.send(key=key, value=b"")
-    for key_text in [k for k, d in recent.items() if d.expired(now)]:
-        del recent[key_text]
+        partition_set(deliveries, _partition(key), key, None)
     if expired:
-        log.info("asked to delete %d expired deliveries", len(expired))
+        log.info("deleted %d expired deliveries", len(expired))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from app.main import app, settings
 from app.order_state import OrderState
-from app.tables import raw_table
+from app.tables import raw_table, read
 
 order_states = raw_table(
     app,
@@ -20,7 +20,7 @@ order_states = raw_table(
 
 
 def get(order_id: str) -> OrderState | None:
-    raw = order_states.get(order_id.encode())
+    raw = read(order_states, order_id.encode())
     return None if raw is None else OrderState.loads(raw)
 
 

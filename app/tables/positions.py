@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.main import app, settings
 from app.positions import Position
-from app.tables import raw_table
+from app.tables import raw_table, read
 
 positions = raw_table(
     app,
@@ -19,7 +19,7 @@ positions = raw_table(
 
 
 def get(key: bytes) -> Position | None:
-    raw = positions.get(key)
+    raw = read(positions, key)
     return None if raw is None else Position.loads(raw)
 
 

@@ -35,7 +35,7 @@ from app.main import providers, settings, signals_topic
 from app.metrics import UNKNOWN_FIELDS, WEBHOOK_LATENCY, WEBHOOK_REQUESTS
 from app.providers import DEFAULT_PROVIDER, Provider
 from app.ratelimit import TokenBucket, retry_after
-from app.tables.deliveries import Delivery, lookup, record
+from app.tables.deliveries import Delivery, Slot
 from app.topics import CORRELATION_HEADER
 from app.web import routing
 from app.web.problem import ProblemView
@@ -158,7 +158,8 @@ class SignalWebhook(ProblemView):
             raise Conflict("a request with this Idempotency-Key is still being processed")
         try:
             async with lock:
-                seen = lookup(key)
+                slot = Slot(key)
+                seen = slot.lookup()
                 if seen is not None:
                     return self._replay(seen, accepted, cid)
                 await self._produce(accepted, cid)
@@ -167,8 +168,7 @@ class SignalWebhook(ProblemView):
                     "signal_id": accepted.signal.signal_id,
                     "correlation_id": cid,
                 }
-                await record(
-                    key,
+                slot.record(
                     Delivery(
                         fingerprint=accepted.fingerprint,
                         signal_id=accepted.signal.signal_id,

@@ -192,7 +192,7 @@ async def test_keys_survive_a_restart(gw: Worker) -> None:
     async with aiohttp.ClientSession() as http:
         status, first, _ = await post(http, url, body, headers)
         assert status == 202 and not first.get("replayed")
-    await asyncio.sleep(2)  # the deliveries agent applies the outcome to the table
+    await asyncio.sleep(1)  # the changelog record of the outcome is sent, not awaited
     gw.stop()
     gw.start()
     await gw.wait_ready()

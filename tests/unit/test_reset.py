@@ -39,7 +39,7 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 
 def test_consumed_topics_leave_out_the_dead_letters() -> None:
     settings = Settings(app_id="x")
-    assert consumed_topics(settings) == ["signals", "orders", "fills", "x-deliveries"]
+    assert consumed_topics(settings) == ["signals", "orders", "fills"]
     assert set(STATE_TABLES) == {"positions", "order-states"}
 
 
