@@ -58,8 +58,14 @@ def write(results: dict[str, Any], out: Path) -> list[Path]:
             axes[0].set_ylabel("fills per second")
             axes[0].legend(fontsize=7)
         if chain:
-            for key, label in (("at_stream", "at-stream worker"), ("baseline", "raw aiokafka")):
-                axes[1].plot(chain[key]["fills_per_s"], label=label)
+            lines = (
+                ("at_stream", "at-stream worker"),
+                ("two_workers", "at-stream, 2 workers"),
+                ("baseline", "raw aiokafka"),
+            )
+            for key, label in lines:
+                if (chain.get(key) or {}).get("fills_per_s"):
+                    axes[1].plot(chain[key]["fills_per_s"], label=label)
             axes[1].set_title(
                 f"Chain catch-up of {chain['at_stream']['records']:,} signals", fontsize=9
             )

@@ -99,6 +99,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 times(ch["ratio"]),
             )
         )
+        two = ch.get("two_workers") or {}
+        if two.get("signals_per_s") is not None:
+            out.append(
+                (
+                    "3. Chain catch-up, 2 workers (one group, 2 processes)",
+                    "signals/s",
+                    num(two["signals_per_s"], 0),
+                    num(ch["baseline"]["signals_per_s"], 0),
+                    times(ch.get("two_workers_ratio")),
+                )
+            )
         out.append(
             (
                 "3. Chain catch-up, start-up included",

@@ -109,6 +109,30 @@ async def _at_stream(ctx: Context) -> dict[str, Any]:
         worker.stop()
 
 
+async def _two_workers(ctx: Context) -> dict[str, Any]:
+    """The same catch-up by two workers of one group: one process per core."""
+    prefix = unique("chain2")
+    t = topics_for(prefix)
+    workers = [ctx.stack.worker(prefix, start=False) for _ in range(2)]
+
+    async def launch() -> tuple[Stopper, Alive]:
+        for w in workers:
+            w.start()
+
+        def alive() -> bool:
+            return all(w.proc is not None and w.proc.poll() is None for w in workers)
+
+        return lambda: None, alive
+
+    try:
+        return await catch_up(
+            ctx, "at-stream, 2 workers", [t["signals"], t["orders"], t["fills"]], launch
+        )
+    finally:
+        for w in workers:
+            w.stop()
+
+
 async def _raw(ctx: Context) -> dict[str, Any]:
     prefix = unique("raw")
     names = [f"{prefix}-signals", f"{prefix}-orders", f"{prefix}-fills"]
@@ -123,6 +147,7 @@ async def _raw(ctx: Context) -> dict[str, Any]:
 async def run(ctx: Context) -> dict[str, Any]:
     at = await _at_stream(ctx)
     base = await _raw(ctx)
+    two = await _two_workers(ctx)
     errors = [r["error"] for r in (at, base) if r.get("status") == "failed"]
     return {
         "status": "failed" if errors else "measured",
@@ -130,4 +155,6 @@ async def run(ctx: Context) -> dict[str, Any]:
         "at_stream": at,
         "baseline": base,
         "ratio": ratio(at.get("signals_per_s"), base.get("signals_per_s")),
+        "two_workers": two,
+        "two_workers_ratio": ratio(two.get("signals_per_s"), base.get("signals_per_s")),
     }
