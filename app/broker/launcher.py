@@ -75,6 +75,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka's ``Uuid.randomUuid`` makes them.
+
+    URL-safe base64 of 16 random bytes; like Kafka, never one that starts with "-"
+    (1 in 64 would: the storage tool would read it as an option and fail).
+    """
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster.startswith("-"):
+            return cluster
+
+
 def _server_properties(data: Path, port: int, controller_port: int) -> str:
     return f"""# Written by at-stream's launcher: one node, broker and controller at once.
 process.roles=broker,controller
@@ -151,7 +163,7 @@ class LocalKafka:
         self.directory.mkdir(parents=True, exist_ok=True)
         controller_port = free_port()
         config.write_text(_server_properties(self.directory, self.port, controller_port))
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = cluster_id()
         cmd = self._java(
             libs, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config)
         )

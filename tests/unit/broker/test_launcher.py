@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from app.broker import KAFKA_VERSION, LocalKafka
-from app.broker.launcher import _server_properties, free_port, port_open
+from app.broker.launcher import _server_properties, cluster_id, free_port, port_open
 
 PORT = 29092
 CONTROLLER_PORT = 29093
@@ -166,3 +168,19 @@ def test_stop_without_a_broker_is_a_no_op(tmp_path: Path) -> None:
 
 def test_kafka_version_is_read_from_the_pom() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-].+)?", KAFKA_VERSION)
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 in 64 random ids starts with "-", which the storage tool reads as an option."""
+    dashed = uuid.UUID(bytes=base64.urlsafe_b64decode("-" + "A" * 21 + "=="))
+    plain = uuid.UUID(int=1)
+    draws = iter([dashed, dashed, plain])
+    monkeypatch.setattr("app.broker.launcher.uuid.uuid4", lambda: next(draws))
+    assert cluster_id() == base64.urlsafe_b64encode(plain.bytes).decode().rstrip("=")
+
+
+def test_cluster_ids_are_kafka_shaped() -> None:
+    for _ in range(2000):
+        cid = cluster_id()
+        assert len(cid) == 22 and not cid.startswith("-")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cid)

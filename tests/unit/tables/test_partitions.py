@@ -14,4 +14,3 @@ def test_partition_of_is_kafkas_default_partitioner() -> None:
             key = f"engine:idem:key-{i}".encode()
             expected = DefaultPartitioner()(key, all_partitions, all_partitions)
             assert partition_of(key, partitions) == expected
-
