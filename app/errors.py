@@ -121,5 +121,9 @@ class NotReady(ProblemError):
     status, slug, title = 503, "not-ready", "Worker is not ready"
 
 
+class Overloaded(ProblemError):
+    status, slug, title = 503, "overloaded", "Too many requests in flight"
+
+
 class BrokerUnavailable(ProblemError):
     status, slug, title = 503, "broker-unavailable", "Broker did not acknowledge the write"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOK_REQUESTS = Counter(
     "at_stream_webhook_requests_total", "Webhook requests by outcome.", ["outcome"]
@@ -12,6 +12,7 @@ WEBHOOK_LATENCY = Histogram(
     "Webhook handling time, broker ack included.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0),
 )
+WEBHOOK_IN_FLIGHT = Gauge("at_stream_webhook_in_flight", "Webhook requests being handled.")
 EVENTS_EMITTED = Counter("at_stream_events_emitted_total", "Records produced by agents.", ["topic"])
 DEAD_LETTERS = Counter(
     "at_stream_dead_letters_total", "Records sent to the dead-letter topic.", ["source"]

@@ -1,4 +1,4 @@
-"""A token bucket per provider (per worker process)."""
+"""A token bucket per provider, and a bound on webhook requests in flight (per worker)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,28 @@ class TokenBucket:
             self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class Admission:
+    """At most ``limit`` requests handled at once; the one over it is refused at once.
+
+    Load shedding: past the limit, a queued request would only wait (and hold memory)
+    until its deadline; an immediate 503 with ``Retry-After`` tells the sender now.
+    """
+
+    limit: int
+    in_flight: int = 0
+
+    def enter(self) -> bool:
+        """Admit one request (True) or refuse it (False: the limit is reached)."""
+        if self.in_flight >= self.limit:
+            return False
+        self.in_flight += 1
+        return True
+
+    def leave(self) -> None:
+        self.in_flight -= 1
 
 
 def retry_after(wait: float) -> str:

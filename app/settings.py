@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, description="A dead worker's partitions move after this long."
     )
+    max_in_flight: int = Field(
+        1024, ge=1, le=100_000, description="Webhook requests handled at once; 503 past it."
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     # -- local broker launcher -------------------------------------------------------------

@@ -24,6 +24,7 @@ from app.errors import (
     InvalidHeader,
     NotFound,
     NotReady,
+    Overloaded,
     PayloadTooLarge,
     ProblemError,
     RateLimited,
@@ -32,9 +33,9 @@ from app.gateway import Accepted, accept
 from app.ids import uuid7, valid_correlation_id
 from app.logs import fields
 from app.main import providers, settings, signals_topic
-from app.metrics import UNKNOWN_FIELDS, WEBHOOK_LATENCY, WEBHOOK_REQUESTS
+from app.metrics import UNKNOWN_FIELDS, WEBHOOK_IN_FLIGHT, WEBHOOK_LATENCY, WEBHOOK_REQUESTS
 from app.providers import DEFAULT_PROVIDER, Provider
-from app.ratelimit import TokenBucket, retry_after
+from app.ratelimit import Admission, TokenBucket, retry_after
 from app.tables.deliveries import Delivery, Slot
 from app.topics import CORRELATION_HEADER
 from app.web import routing
@@ -46,6 +47,7 @@ blueprint = web.Blueprint("webhook")
 _IDEMPOTENCY_KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')  # a quoted sf-string
 _buckets: dict[str, TokenBucket] = {}
 _locks: dict[str, asyncio.Lock] = {}
+_admission = Admission(settings.max_in_flight)
 
 
 async def read_body(request: Any, limit: int) -> bytes:
@@ -105,8 +107,16 @@ class SignalWebhook(ProblemView):
         started = time.perf_counter()
         outcome = "accepted"
         cid = ""
+        admitted = False
         try:
             cid = correlation_id_of(request)
+            admitted = _admission.enter()
+            if not admitted:
+                raise Overloaded(
+                    f"{_admission.limit} requests are in flight; retry later",
+                    headers={"Retry-After": "1"},
+                )
+            WEBHOOK_IN_FLIGHT.inc()
             async with asyncio.timeout(settings.request_deadline_seconds):
                 return await self._handle(request, provider, cid)
         except TimeoutError:
@@ -123,6 +133,9 @@ class SignalWebhook(ProblemView):
             log.info("webhook refused", extra=fields(correlation_id=cid, reason=exc.reason))
             raise
         finally:
+            if admitted:
+                _admission.leave()
+                WEBHOOK_IN_FLIGHT.dec()
             WEBHOOK_REQUESTS.labels(outcome=outcome).inc()
             WEBHOOK_LATENCY.observe(time.perf_counter() - started)
 

@@ -206,3 +206,28 @@ async def test_keys_survive_a_restart(gw: Worker) -> None:
         assert status == 422, problem
     records = await read_topic(gw.bootstrap, gw.topics["signals"], 2, timeout=5)
     assert len(records) == 1
+
+
+async def test_requests_over_the_in_flight_limit_are_shed(
+    start_worker: Callable[..., Worker],
+) -> None:
+    """Past AT_STREAM_MAX_IN_FLIGHT the webhook answers 503 overloaded at once; every
+    202 is on the topic and no refused signal is."""
+    worker = start_worker(AT_STREAM_MAX_IN_FLIGHT="2")
+    await worker.wait_ready()
+    url = worker.url + "/webhook/signals"
+    bodies = [signal_body(account=f"shed-{i}") for i in range(40)]
+    async with aiohttp.ClientSession() as http:
+        answers = await asyncio.gather(
+            *(post(http, url, body, signed_headers(body)) for body in bodies)
+        )
+    accepted = {a["signal_id"] for status, a, _ in answers if status == 202}
+    shed = [(a, h) for status, a, h in answers if status == 503]
+    assert accepted and shed and len(accepted) + len(shed) == len(bodies)
+    for problem, headers in shed:
+        assert str(problem["type"]).endswith("/overloaded")
+        assert problem["status"] == 503 and "in flight" in str(problem["detail"])
+        assert headers["Retry-After"] == "1"
+        assert headers["Content-Type"].startswith("application/problem+json")
+    records = await read_topic(worker.bootstrap, worker.topics["signals"], len(accepted))
+    assert {json.loads(r.value)["signal_id"] for r in records} == accepted

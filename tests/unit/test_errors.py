@@ -22,6 +22,7 @@ from app.errors import (
     InvalidSignal,
     NotFound,
     NotReady,
+    Overloaded,
     PayloadTooLarge,
     ProblemError,
     RateLimited,
@@ -43,6 +44,7 @@ PROBLEMS: list[tuple[type[ProblemError], int, str]] = [
     (IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (RateLimited, 429, "rate-limited"),
     (NotReady, 503, "not-ready"),
+    (Overloaded, 503, "overloaded"),
     (BrokerUnavailable, 503, "broker-unavailable"),
 ]
 
