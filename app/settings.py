@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     fast_restore: bool = Field(
         True, description="Fill local tables from their changelogs before Faust's recovery."
     )
-    rocksdb_write_buffer_mb: int = Field(4, ge=1, le=256)
-    rocksdb_block_cache_mb: int = Field(8, ge=1, le=4096)
+    rocksdb_write_buffer_mb: int = Field(2, ge=1, le=256)
+    rocksdb_block_cache_mb: int = Field(2, ge=1, le=4096)
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, description="A dead worker's partitions move after this long."
     )

@@ -5,10 +5,11 @@ changelog topic and in RocksDB alike.
 
 RocksDB memory: Faust's defaults give every partition's database 3 x 64 MiB write
 buffers and a 2 GiB block cache, so N tables x P partitions could take many GiB. We
-give each database ``AT_STREAM_ROCKSDB_WRITE_BUFFER_MB`` (4) x 2 write buffers and an
-``AT_STREAM_ROCKSDB_BLOCK_CACHE_MB`` (8) block cache: with 5 tables and 4 partitions
-that bounds RocksDB at about 20 x (8 + 8) = 320 MiB, and far less in practice, since
-a cache fills only with what is read.
+give each database ``AT_STREAM_ROCKSDB_WRITE_BUFFER_MB`` (2) x 2 write buffers and an
+``AT_STREAM_ROCKSDB_BLOCK_CACHE_MB`` (2) block cache: with 4 tables and 4 partitions
+that bounds RocksDB at about 16 x (4 + 2) = 96 MiB. Under load the memtables and caches
+do fill: with 4 and 8 MiB the bench's worker grew ~50 MB more at 2,000 signals/s, at
+the same throughput (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
