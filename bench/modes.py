@@ -15,6 +15,7 @@ class Mode:
     e2e_seconds: float  # per rate
     chain_count: int  # signals preloaded for the catch-up
     chain_timeout: float  # give up on a catch-up after this many seconds
+    chain_two_workers: bool  # also the catch-up by two workers of one group
     startup_repeats: int  # fresh worker launches (each followed by a restart)
     recovery_keys: tuple[int, ...]  # positions table sizes recovered cold
     recovery_timeout: float  # seconds a recovery may take before it counts as failed
@@ -32,6 +33,7 @@ FULL = Mode(
     e2e_seconds=30.0,
     chain_count=200_000,
     chain_timeout=600.0,
+    chain_two_workers=True,
     startup_repeats=3,
     recovery_keys=(100_000, 1_000_000),
     recovery_timeout=600.0,
@@ -49,6 +51,7 @@ QUICK = Mode(
     e2e_seconds=5.0,
     chain_count=20_000,
     chain_timeout=90.0,
+    chain_two_workers=False,  # keeps --quick under 3 minutes
     startup_repeats=1,
     recovery_keys=(10_000, 50_000),
     recovery_timeout=120.0,
@@ -66,6 +69,7 @@ SMOKE = Mode(
     e2e_seconds=1.5,
     chain_count=300,
     chain_timeout=30.0,
+    chain_two_workers=True,  # the smoke test runs that code too
     startup_repeats=0,  # the cold start (stack bring-up) is still measured
     recovery_keys=(1000,),
     recovery_timeout=60.0,

@@ -147,7 +147,9 @@ async def _raw(ctx: Context) -> dict[str, Any]:
 async def run(ctx: Context) -> dict[str, Any]:
     at = await _at_stream(ctx)
     base = await _raw(ctx)
-    two = await _two_workers(ctx)
+    two: dict[str, Any] = {"status": "not run"}
+    if ctx.mode.chain_two_workers:
+        two = await _two_workers(ctx)
     errors = [r["error"] for r in (at, base) if r.get("status") == "failed"]
     return {
         "status": "failed" if errors else "measured",
