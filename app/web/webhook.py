@@ -48,6 +48,7 @@ _IDEMPOTENCY_KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')  # a quoted sf-
 _buckets: dict[str, TokenBucket] = {}
 _locks: dict[str, asyncio.Lock] = {}
 _admission = Admission(settings.max_in_flight)
+WEBHOOK_IN_FLIGHT.set_function(lambda: _admission.in_flight)
 
 
 async def read_body(request: Any, limit: int) -> bytes:
@@ -116,7 +117,6 @@ class SignalWebhook(ProblemView):
                     f"{_admission.limit} requests are in flight; retry later",
                     headers={"Retry-After": "1"},
                 )
-            WEBHOOK_IN_FLIGHT.inc()
             async with asyncio.timeout(settings.request_deadline_seconds):
                 return await self._handle(request, provider, cid)
         except TimeoutError:
@@ -135,7 +135,6 @@ class SignalWebhook(ProblemView):
         finally:
             if admitted:
                 _admission.leave()
-                WEBHOOK_IN_FLIGHT.dec()
             WEBHOOK_REQUESTS.labels(outcome=outcome).inc()
             WEBHOOK_LATENCY.observe(time.perf_counter() - started)
 

@@ -87,4 +87,6 @@ async def test_health_and_readiness(worker: Worker) -> None:
             assert (await r.json())["partitions"] >= 8
         async with http.get(worker.url + "/metrics") as r:
             assert r.status == 200
-            assert "at_stream_webhook_requests_total" in await r.text()
+            text = await r.text()
+            assert "at_stream_webhook_requests_total" in text
+            assert "\nat_stream_webhook_in_flight 0.0\n" in text  # nothing in flight now
