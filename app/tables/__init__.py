@@ -84,8 +84,7 @@ def partition_set(table: Any, partition: int, key: bytes, value: bytes | None) -
     if value is None:
         db.delete(key)
         store._key_index.pop(key, None)
-        table.send_changelog(partition, key, None, value_serializer="raw")
     else:
         db.put(key, value)
         store._key_index[key] = partition
-        table.send_changelog(partition, key, value)
+    table.send_changelog(partition, key, value, value_serializer="raw")  # None: a tombstone
