@@ -19,6 +19,17 @@ async def post(http: aiohttp.ClientSession, worker: Worker, i: int) -> None:
     await post_signal(http, worker, body)
 
 
+async def restart_without_local_data(worker: Worker) -> None:
+    """Stop the worker, delete its local table data, start it and wait until it is ready."""
+    worker.stop()
+    wiped = [p for p in worker.log_path.parent.iterdir() if p.is_dir()]
+    assert wiped, "the worker kept no local data"
+    for path in wiped:
+        shutil.rmtree(path)
+    worker.start()
+    await worker.wait_ready()
+
+
 async def test_wiped_tables_come_back_from_the_changelogs(
     start_worker: Callable[..., Worker],
 ) -> None:
@@ -29,14 +40,7 @@ async def test_wiped_tables_come_back_from_the_changelogs(
             await post(http, worker, i)
         before = await wait_for(http, worker.url + "/positions", lambda b: fills_applied(b) == N)
 
-        worker.stop()
-        data = worker.log_path.parent
-        wiped = [p for p in data.iterdir() if p.is_dir()]
-        assert wiped, "the worker kept no local data"
-        for path in wiped:
-            shutil.rmtree(path)
-        worker.start()
-        await worker.wait_ready()
+        await restart_without_local_data(worker)
         log = worker.log_path.read_text(errors="replace")
         assert "fast restore: " in log and "changelog records into" in log
         after = await wait_for(http, worker.url + "/positions", lambda b: True)
@@ -56,10 +60,6 @@ async def test_fast_restore_can_be_turned_off(start_worker: Callable[..., Worker
     async with aiohttp.ClientSession() as http:
         await post(http, worker, 1)
         before = await wait_for(http, worker.url + "/positions", lambda b: fills_applied(b) == 1)
-        worker.stop()
-        for path in [p for p in worker.log_path.parent.iterdir() if p.is_dir()]:
-            shutil.rmtree(path)
-        worker.start()
-        await worker.wait_ready()
+        await restart_without_local_data(worker)
         assert "fast restore" not in worker.log_path.read_text(errors="replace")
         assert await wait_for(http, worker.url + "/positions", lambda b: True) == before
