@@ -10,26 +10,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.decimals import NonNegative, Positive
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.:/_\-]{0,31}$", examples=["AAPL"])]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-POSITIVE_DECIMAL = r"^(0\.\d{0,11}[1-9]|[1-9]\d{0,15}(\.\d{1,12})?)$"
-NON_NEGATIVE_DECIMAL = r"^\d{1,16}(\.\d{1,12})?$"
-# On the wire a decimal is a JSON string (the schema says so); JSON numbers are accepted
-# from providers and parsed exactly, never through float.
-Positive = Annotated[
-    Decimal,
-    Field(gt=0, max_digits=28, decimal_places=12, allow_inf_nan=False),
-    WithJsonSchema({"type": "string", "pattern": POSITIVE_DECIMAL, "examples": ["10.5"]}),
-]
-NonNegative = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=28, decimal_places=12, allow_inf_nan=False),
-    WithJsonSchema({"type": "string", "pattern": NON_NEGATIVE_DECIMAL, "examples": ["0"]}),
-]
 EventId = Annotated[str, Field(min_length=36, max_length=36)]
 
 

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from app.decimals import PlainDecimal
 from app.errors import AtStreamError
 from app.models import Fill, Order, Side
 from app.positions import PRICE_PLACES
@@ -107,13 +108,13 @@ class OrderState(BaseModel):
     account: str
     symbol: str
     side: Side
-    quantity: Decimal
+    quantity: PlainDecimal
     status: OrderStatus = OrderStatus.ACCEPTED
-    filled_quantity: Decimal = ZERO
-    filled_notional: Decimal = ZERO
-    avg_fill_price: Decimal = ZERO
+    filled_quantity: PlainDecimal = ZERO
+    filled_notional: PlainDecimal = ZERO
+    avg_fill_price: PlainDecimal = ZERO
     """Volume-weighted price of the fills; 0 before the first."""
-    fees: Decimal = ZERO
+    fees: PlainDecimal = ZERO
     applied: tuple[str, ...] = ()
     """Ids of every fill applied, in order."""
     reason: str | None = None

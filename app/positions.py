@@ -36,6 +36,7 @@ from decimal import Context, Decimal, Inexact, localcontext
 
 from pydantic import BaseModel, ConfigDict
 
+from app.decimals import PlainDecimal
 from app.errors import AtStreamError
 from app.models import Fill, Side, position_key
 
@@ -76,15 +77,15 @@ class Position(BaseModel):
 
     account: str
     symbol: str
-    quantity: Decimal = ZERO
+    quantity: PlainDecimal = ZERO
     """Signed: positive long, negative short, zero flat."""
-    avg_price: Decimal = ZERO
+    avg_price: PlainDecimal = ZERO
     """Average open price of the current quantity; 0 when flat."""
-    cost_basis: Decimal = ZERO
+    cost_basis: PlainDecimal = ZERO
     """Signed open notional (quantity x open prices), kept unrounded by the closes."""
-    realized_pnl: Decimal = ZERO
+    realized_pnl: PlainDecimal = ZERO
     """Realized PnL net of every fee paid."""
-    fees: Decimal = ZERO
+    fees: PlainDecimal = ZERO
     updated_at: datetime | None = None
     fills_applied: int = 0
     last_offset: int = -1

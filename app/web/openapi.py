@@ -11,7 +11,8 @@ from typing import Any
 from faust import web
 
 from app import schemes, signing
-from app.models import POSITIVE_DECIMAL, SignalIn
+from app.decimals import POSITIVE_DECIMAL
+from app.models import SignalIn
 from app.order_state import OrderState
 from app.positions import Position
 from app.web.problem import ProblemView

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from app.decimals import plain
 from app.errors import (
     Forbidden,
     InvalidJSON,
@@ -208,7 +209,7 @@ def test_decimals_sent_as_json_numbers_are_exact(literal: str) -> None:
     signal = _signal(raw)
     assert signal.quantity == Decimal(literal)
     assert str(signal.quantity) == str(Decimal(literal))
-    assert json.loads(signal.dumps())["price"] == str(Decimal(literal))
+    assert json.loads(signal.dumps())["price"] == plain(Decimal(literal))  # never "1E-12"
 
 
 def test_decimals_sent_as_strings_are_exact() -> None:
@@ -688,7 +689,7 @@ def test_tradingview_secret_field_is_stripped() -> None:
 def test_property_valid_requests_are_accepted_exactly(
     quantity: Decimal, as_number: bool, skew: int
 ) -> None:
-    text = str(quantity)
+    text = str(quantity) if as_number else plain(quantity)  # a JSON number may have an exponent
     value = text.encode() if as_number else json.dumps(text).encode()
     body = (
         b'{"symbol":"AAPL","side":"sell","quantity":' + value
@@ -698,6 +699,7 @@ def test_property_valid_requests_are_accepted_exactly(
         LEGACY, body, _headers(body), tolerance=TOLERANCE, now=NOW + timedelta(seconds=skew)
     )
     assert accepted.signal.quantity == quantity
-    assert str(accepted.signal.quantity) == text
+    assert str(accepted.signal.quantity) == str(Decimal(text))
+    assert json.loads(accepted.signal.dumps())["quantity"] == plain(quantity)
     again = accept(LEGACY, body, _headers(body), tolerance=TOLERANCE, now=NOW)
     assert again.signal.signal_id == accepted.signal.signal_id

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from app.decimals import plain
 from app.ids import fill_id_for, order_id_for, signal_id_for
 from app.models import (
     SCHEMA_VERSION,
@@ -337,7 +338,8 @@ def test_decimals_serialize_as_json_strings() -> None:
     assert order["limit_price"] == "100.10"
     assert order["price"] == "100.000000000001"
     fill = json.loads(_fill().dumps())
-    assert (fill["quantity"], fill["price"], fill["fee"]) == ("1E+2", "187.250", "0.01")
+    # plain notation, never "1E+2"
+    assert (fill["quantity"], fill["price"], fill["fee"]) == ("100", "187.250", "0.01")
 
 
 def test_dumps_is_compact_json_bytes() -> None:
@@ -433,7 +435,7 @@ def test_property_signal_round_trip(signal: Signal) -> None:
     assert again == signal
     assert again.dumps() == raw
     decoded = json.loads(raw)
-    assert decoded["quantity"] == str(signal.quantity)
+    assert decoded["quantity"] == plain(signal.quantity)
     assert isinstance(decoded["quantity"], str)
 
 

@@ -146,6 +146,8 @@ def test_no_mutation_of_a_signed_standard_webhook_verifies(
         text = changed.decode("latin-1")
         if where == "signature" and " " in text:  # a space makes it two candidates; keep one
             text = text.replace(" ", "")
+            if text == original.decode("latin-1"):
+                return  # the inserted space was all the mutation: nothing changed
         headers = {**headers, field[where]: text}
     with pytest.raises(schemes.Rejected):
         verify_sw(headers, body=body)

@@ -1,0 +1,104 @@
+"""Decimals on the wire: plain notation out, exactly the published pattern in."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from app.decimals import NON_NEGATIVE_DECIMAL, POSITIVE_DECIMAL, NonNegative, Positive, plain
+from app.gateway import parse_json
+
+
+class Holder(BaseModel):
+    positive: Positive = Decimal(1)
+    non_negative: NonNegative = Decimal(0)
+
+
+def _error(**values: Any) -> dict[str, Any]:
+    with pytest.raises(ValidationError) as info:
+        Holder.model_validate(values)
+    errors = info.value.errors()
+    assert len(errors) == 1
+    return dict(errors[0])
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("1E-7"), "0.0000001"),
+        (Decimal("1E+2"), "100"),
+        (Decimal("0.10"), "0.10"),
+        (Decimal("-0"), "0"),
+        (Decimal("0E-12"), "0.000000000000"),
+        (Decimal("-12.5"), "-12.5"),
+    ],
+)
+def test_plain_never_writes_an_exponent(value: Decimal, text: str) -> None:
+    assert plain(value) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["10", "0.5", "0.50", "0.000000000001", "9999999999999999.999999999999", "1.0"]
+)
+def test_positive_strings_in_the_pattern_are_accepted_as_given(text: str) -> None:
+    holder = Holder(positive=text)  # type: ignore[arg-type]
+    assert holder.positive == Decimal(text)
+    assert f'"positive":"{text}"' in holder.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [" 10 ", "+10", "1e3", "1E-7", "00.5", "010", "10.", ".5", "1_000", "10000000000000000",
+     "0.0000000000001", "NaN", "Infinity", "", "0x10", "\u0661\u0660", "10\n"],
+)  # fmt: skip
+def test_strings_outside_the_pattern_are_refused(text: str) -> None:
+    error = _error(positive=text)
+    assert error["type"] == "decimal_format"
+    assert "plain notation" in error["msg"]
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "0.000"])
+def test_not_positive_is_greater_than(text: str) -> None:
+    assert _error(positive=text)["type"] == "greater_than"
+
+
+def test_non_negative_accepts_zero_and_refuses_negative() -> None:
+    assert Holder(non_negative="0").non_negative == 0  # type: ignore[arg-type]
+    assert _error(non_negative="-0.1")["type"] == "greater_than_equal"
+
+
+@pytest.mark.parametrize("value", [True, 1.5, None, [1], {"a": 1}])
+def test_other_types_are_refused(value: Any) -> None:
+    assert _error(positive=value)["type"] == "decimal_format"
+
+
+def test_json_numbers_are_canonicalized() -> None:
+    """The webhook parses JSON numbers exactly (``app.gateway.parse_json``), never as float."""
+    holder = Holder.model_validate(parse_json(b'{"positive": 1e-7, "non_negative": 2E2}'))
+    assert holder.model_dump_json() == '{"positive":"0.0000001","non_negative":"200"}'
+    assert _error(positive=Decimal("1E+16"))["type"] == "decimal_format"  # 17 digits
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(
+        min_value=Decimal("0.000000000001"),
+        max_value=Decimal("9999999999999999.999999999999"),
+        places=12,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
+def test_property_every_accepted_value_is_written_in_the_pattern(value: Decimal) -> None:
+    written = Holder(positive=value, non_negative=value).model_dump(mode="json")
+    assert re.match(POSITIVE_DECIMAL, written["positive"])
+    assert re.match(NON_NEGATIVE_DECIMAL, written["non_negative"])
+    assert Decimal(written["positive"]) == value
+    again = Holder.model_validate(written)  # what is written is accepted back
+    assert again.positive == value
