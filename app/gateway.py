@@ -136,6 +136,25 @@ def _verify(
     return verified, parse_json(body)
 
 
+def delivery_key(
+    provider: Provider,
+    verified: schemes.Verified,
+    idempotency_key: str | None,
+    correlation_id: str | None,
+) -> str:
+    """What identifies a delivery, so that its retries share one outcome and one signal id.
+
+    An ``Idempotency-Key`` first; for the legacy scheme, the client's ``X-Correlation-ID``
+    (the old gateway deduplicated by it: a client that signs a retry again, with a new
+    timestamp, keeps it); else the scheme's own delivery id.
+    """
+    if idempotency_key:
+        return f"{provider.id}:idem:{idempotency_key}"
+    if correlation_id and provider.scheme is Scheme.LEGACY:
+        return f"{provider.id}:cid:{correlation_id}"
+    return f"{provider.id}:{verified.delivery_id}"
+
+
 def accept(
     provider: Provider,
     body: bytes,
@@ -144,6 +163,7 @@ def accept(
     client_ip: str | None = None,
     tolerance: int = 300,
     idempotency_key: str | None = None,
+    correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> Accepted:
     """Verify and validate one webhook request; raise a ProblemError if it is bad."""
@@ -165,11 +185,7 @@ def accept(
         raise InvalidSignal(
             f"{exc.error_count()} field error(s)", errors=field_errors(exc)
         ) from None
-    key = (
-        f"{provider.id}:idem:{idempotency_key}"
-        if idempotency_key
-        else (f"{provider.id}:{verified.delivery_id}")
-    )
+    key = delivery_key(provider, verified, idempotency_key, correlation_id)
     signal = Signal(
         **signal_in.model_dump(),
         signal_id=derive("signal", key),

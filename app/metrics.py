@@ -12,6 +12,11 @@ WEBHOOK_LATENCY = Histogram(
     "Webhook handling time, broker ack included.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0),
 )
+WEBHOOK_LATE_WRITES = Counter(
+    "at_stream_webhook_late_writes_total",
+    "Signals answered 503 (deadline passed) that the broker acknowledged afterwards; each "
+    "outcome is recorded, so a retry with the same delivery identity gets the original 202.",
+)
 WEBHOOK_IN_FLIGHT = Gauge("at_stream_webhook_in_flight", "Webhook requests being handled.")
 EVENTS_EMITTED = Counter("at_stream_events_emitted_total", "Records produced by agents.", ["topic"])
 DEAD_LETTERS = Counter(

@@ -14,16 +14,20 @@ import hmac
 import logging
 from typing import Any
 
+import aiohttp
 from faust import web
 from yarl import URL
 
+from app.errors import NotReady
 from app.main import providers, settings
 from app.tables.deliveries import deliveries
+from app.web.signal_writer import writer
 
 log = logging.getLogger(__name__)
 
 FORWARDED_IP = "X-At-Stream-Client-IP"
 FORWARDED_SIG = "X-At-Stream-Forward-Signature"
+RETRY = {"Retry-After": "1"}
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 
 
@@ -52,21 +56,26 @@ def client_ip(request: Any, body: bytes) -> str | None:
 
 
 def ready(app: Any) -> bool:
-    """Partitions assigned, tables recovered, no rebalance under way."""
+    """Partitions assigned, tables recovered, no rebalance under way, the webhook's producer
+    connected."""
     recovery = app.tables.recovery
+    signals = writer()
     return bool(
-        not app.rebalancing
+        signals is not None
+        and signals.connected
+        and not app.rebalancing
         and recovery.completed.is_set()
         and not recovery.in_recovery
         and app.consumer.assignment()
     )
 
 
-def _owner(app: Any, key: str) -> URL | None:
+def _owner(app: Any, key: str) -> URL:
+    """The web URL of the worker that owns ``key``'s partition of ``deliveries``."""
     try:
         return URL(str(app.router.key_store(deliveries.name, key.encode())))
-    except (KeyError, IndexError):
-        return None  # no assignment known yet: the readiness gate answers
+    except Exception:  # no assignment or no topic metadata yet (start-up, rebalance)
+        raise NotReady("the owner of this key is not known yet", headers=RETRY) from None
 
 
 def _same(a: URL, b: URL) -> bool:
@@ -79,7 +88,7 @@ async def forward_to_owner(view: Any, request: Any, key: str, body: bytes) -> we
     if request.headers.get(FORWARDED_SIG):
         return None  # forwarded once already: never bounce again
     owner = _owner(app, key)
-    if owner is None or _same(owner, URL(str(app.conf.canonical_url))):
+    if _same(owner, URL(str(app.conf.canonical_url))):
         return None
     ip = str(request.remote or "")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -87,6 +96,16 @@ async def forward_to_owner(view: Any, request: Any, key: str, body: bytes) -> we
     headers[FORWARDED_SIG] = _vouch(ip, hashlib.sha256(body).hexdigest())
     url = owner.with_path(request.path).with_query(request.query_string)
     log.debug("forwarding %s to %s", key, url)
+    try:
+        return await _relay(view, app, url, body, headers)
+    except aiohttp.ClientError as exc:  # the owner is stopping, restarting or unreachable
+        log.info("owner of %s did not answer: %s", key, type(exc).__name__)
+        raise NotReady("the worker that owns this key did not answer", headers=RETRY) from None
+
+
+async def _relay(
+    view: Any, app: Any, url: URL, body: bytes, headers: dict[str, str]
+) -> web.Response:
     async with app.http_client.post(url, data=body, headers=headers) as resp:
         payload = await resp.read()
         keep = {

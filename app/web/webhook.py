@@ -32,14 +32,21 @@ from app.errors import (
 from app.gateway import Accepted, accept
 from app.ids import uuid7, valid_correlation_id
 from app.logs import fields
-from app.main import providers, settings, signals_topic
-from app.metrics import UNKNOWN_FIELDS, WEBHOOK_IN_FLIGHT, WEBHOOK_LATENCY, WEBHOOK_REQUESTS
+from app.main import providers, settings
+from app.metrics import (
+    UNKNOWN_FIELDS,
+    WEBHOOK_IN_FLIGHT,
+    WEBHOOK_LATE_WRITES,
+    WEBHOOK_LATENCY,
+    WEBHOOK_REQUESTS,
+)
 from app.providers import DEFAULT_PROVIDER, Provider
 from app.ratelimit import Admission, TokenBucket, retry_after
 from app.tables.deliveries import Delivery, Slot
 from app.topics import CORRELATION_HEADER
 from app.web import routing
 from app.web.problem import ProblemView
+from app.web.signal_writer import writer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,8 @@ blueprint = web.Blueprint("webhook")
 _IDEMPOTENCY_KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')  # a quoted sf-string
 _buckets: dict[str, TokenBucket] = {}
 _locks: dict[str, asyncio.Lock] = {}
+_late_writes: dict[str, asyncio.Future[Any]] = {}
+"""Dedupe key -> the ack of a write answered 503 that the broker may still acknowledge."""
 _admission = Admission(settings.max_in_flight)
 WEBHOOK_IN_FLIGHT.set_function(lambda: _admission.in_flight)
 
@@ -152,19 +161,23 @@ class SignalWebhook(ProblemView):
             client_ip=client_ip,
             tolerance=settings.signature_tolerance_seconds,
             idempotency_key=idempotency_key_of(request),
+            correlation_id=request.headers.get("X-Correlation-ID"),  # validated: correlation_id_of
         )
         for name in accepted.signal.unknown_fields:
             UNKNOWN_FIELDS.labels(provider=provider.id, field=name[:64]).inc()
+        if not routing.ready(self.app):  # before routing: the router needs the assignment
+            raise NotReady("worker is recovering or rebalancing", headers={"Retry-After": "1"})
         forwarded = await routing.forward_to_owner(self, request, accepted.dedupe_key, body)
         if forwarded is not None:
             return forwarded
-        if not routing.ready(self.app):
-            raise NotReady("worker is recovering or rebalancing", headers={"Retry-After": "1"})
         return await self._once(accepted, cid, has_idem_key="Idempotency-Key" in request.headers)
 
     async def _once(self, accepted: Accepted, cid: str, *, has_idem_key: bool) -> web.Response:
         """The first delivery of a key is produced; the others get its outcome."""
         key = accepted.dedupe_key
+        earlier = _late_writes.get(key)
+        if earlier is not None:  # answered 503, its write may still be acknowledged: wait
+            await asyncio.wait({earlier})
         lock = _locks.setdefault(key, asyncio.Lock())
         if lock.locked() and has_idem_key:
             raise Conflict("a request with this Idempotency-Key is still being processed")
@@ -174,21 +187,20 @@ class SignalWebhook(ProblemView):
                 seen = slot.lookup()
                 if seen is not None:
                     return self._replay(seen, accepted, cid)
-                await self._produce(accepted, cid)
                 body = {
                     "status": "accepted",
                     "signal_id": accepted.signal.signal_id,
                     "correlation_id": cid,
                 }
-                slot.record(
-                    Delivery(
-                        fingerprint=accepted.fingerprint,
-                        signal_id=accepted.signal.signal_id,
-                        status=202,
-                        body=body,
-                        expires_at=time.time() + settings.idempotency_ttl_seconds,
-                    ),
+                delivery = Delivery(
+                    fingerprint=accepted.fingerprint,
+                    signal_id=accepted.signal.signal_id,
+                    status=202,
+                    body=body,
+                    expires_at=time.time() + settings.idempotency_ttl_seconds,
                 )
+                await self._produce(accepted, cid, slot, delivery)
+                slot.record(delivery)
         finally:
             if not lock.locked() and _locks.get(key) is lock:
                 del _locks[key]
@@ -201,22 +213,35 @@ class SignalWebhook(ProblemView):
     def _replay(self, seen: Delivery, accepted: Accepted, cid: str) -> web.Response:
         if seen.fingerprint != accepted.fingerprint:
             raise IdempotencyKeyReused(
-                "this key was first used with a different payload", reason="key-reused"
+                "this delivery's identity (its Idempotency-Key, or a legacy request's "
+                "X-Correlation-ID) was first used with a different payload",
+                reason="key-reused",
             )
         log.info("replay answered", extra=fields(correlation_id=cid, signal_id=seen.signal_id))
         headers = {"X-Correlation-ID": str(seen.body.get("correlation_id", cid))}
         return self.json_bytes({**seen.body, "replayed": True}, status=seen.status, headers=headers)
 
-    async def _produce(self, accepted: Accepted, cid: str) -> None:
-        """Write to ``signals`` and wait for the broker's ack (acks=all)."""
+    async def _produce(self, accepted: Accepted, cid: str, slot: Slot, delivery: Delivery) -> None:
+        """Write to ``signals`` and wait for the broker's ack (acks=all).
+
+        Past the deadline the request is answered 503, but the write may still be
+        acknowledged (until the producer expires it): then its outcome is recorded as if
+        it had been in time, so a retry with the same delivery identity gets that 202.
+        """
         signal = accepted.signal
+        producer = writer()
+        if producer is None or not producer.connected:
+            raise NotReady("worker is connecting to the broker", headers={"Retry-After": "1"})
+        ack: asyncio.Future[Any] | None = None
         try:
-            fut = await signals_topic.send(
-                key=signal.key,
-                value=signal.dumps(),
-                headers={CORRELATION_HEADER: cid.encode()},
+            ack = await producer.send(
+                signal.key, signal.dumps(), {CORRELATION_HEADER: cid.encode()}
             )
-            await fut
+            await asyncio.shield(ack)
+        except asyncio.CancelledError:
+            if ack is not None:
+                _record_if_written_late(ack, slot, delivery, cid)
+            raise
         except Exception as exc:  # a producer error: the write is not acknowledged
             log.warning(
                 "broker did not acknowledge",
@@ -227,6 +252,30 @@ class SignalWebhook(ProblemView):
                 headers={"Retry-After": "1"},
                 reason="broker-unavailable",
             ) from None
+
+
+def _record_if_written_late(
+    ack: asyncio.Future[Any], slot: Slot, delivery: Delivery, cid: str
+) -> None:
+    """After a 503 past the deadline: if the broker acknowledges the write, record it."""
+    key = slot.key.decode()
+    _late_writes[key] = ack
+
+    def done(fut: asyncio.Future[Any]) -> None:
+        if _late_writes.get(key) is fut:
+            del _late_writes[key]
+        if fut.cancelled() or fut.exception() is not None:
+            log.info("write answered 503 was not acknowledged: nothing written",
+                     extra=fields(correlation_id=cid, signal_id=delivery.signal_id))  # fmt: skip
+            return
+        slot.record(delivery)
+        WEBHOOK_LATE_WRITES.inc()
+        log.warning(
+            "signal acknowledged after its 503: recorded, a retry gets the original 202",
+            extra=fields(correlation_id=cid, signal_id=delivery.signal_id),
+        )
+
+    ack.add_done_callback(done)
 
 
 @blueprint.route("/signals/{provider}", name="provider-signals")

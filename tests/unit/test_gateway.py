@@ -703,3 +703,40 @@ def test_property_valid_requests_are_accepted_exactly(
     assert json.loads(accepted.signal.dumps())["quantity"] == plain(quantity)
     again = accept(LEGACY, body, _headers(body), tolerance=TOLERANCE, now=NOW)
     assert again.signal.signal_id == accepted.signal.signal_id
+
+
+# -- delivery identity ------------------------------------------------------------------
+
+
+def test_legacy_retry_signed_again_with_its_correlation_id_is_the_same_delivery() -> None:
+    body = _body()
+    first = _accept(body, _headers(body, ts=TS), correlation_id="client-corr-0001")
+    again = _accept(body, _headers(body, ts=TS + 30), correlation_id="client-corr-0001")
+    assert first.dedupe_key == again.dedupe_key == "default:cid:client-corr-0001"
+    assert first.signal.signal_id == again.signal.signal_id
+    assert first.fingerprint == again.fingerprint
+    other = _accept(_body(quantity="11"), _headers(_body(quantity="11")),
+                    correlation_id="client-corr-0001")  # fmt: skip
+    assert other.dedupe_key == first.dedupe_key  # the webhook answers it 422
+    assert other.fingerprint != first.fingerprint
+
+
+def test_without_correlation_id_a_legacy_retry_signed_again_is_another_delivery() -> None:
+    body = _body()
+    first = _accept(body, _headers(body, ts=TS))
+    again = _accept(body, _headers(body, ts=TS + 30))
+    assert first.signal.signal_id != again.signal.signal_id
+
+
+def test_idempotency_key_comes_before_the_correlation_id() -> None:
+    body = _body()
+    accepted = _accept(body, _headers(body), idempotency_key="k1", correlation_id="corr-00001")
+    assert accepted.dedupe_key == "default:idem:k1"
+
+
+def test_correlation_id_is_no_identity_for_other_schemes() -> None:
+    provider = _provider("standard-webhooks", secrets=[{"value": SW_SECRET}])
+    body = _body()
+    accepted = _accept(body, _standard(body, "msg_9"), provider=provider,
+                       correlation_id="corr-00001")  # fmt: skip
+    assert accepted.dedupe_key == "default:msg_9"
