@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     request_deadline_seconds: float = Field(
         3.0, gt=0, le=60, description="Webhook answers within this; 503 if not recorded by then."
     )
+    webhook_write_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=600,
+        description="How long the broker may take to acknowledge a webhook's write before the "
+        "producer gives it up (default: the request deadline). A write acknowledged after its "
+        "503 is recorded as the delivery's outcome.",
+    )
     idempotency_ttl_seconds: int = Field(86400, ge=600, description="Dedupe key retention.")
     providers_file: Path | None = Field(None, description="TOML file of signal providers.")
     default_rate_limit: float = Field(

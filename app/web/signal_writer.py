@@ -45,7 +45,8 @@ class SignalWriter(Service):
         self.connected = False
         self._producer_started = False
         self.closing = False
-        deadline_ms = int(settings.request_deadline_seconds * 1000)
+        timeout = settings.webhook_write_timeout_seconds or settings.request_deadline_seconds
+        deadline_ms = int(timeout * 1000)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap.split(","),
             client_id=f"{settings.app_id}-webhook",

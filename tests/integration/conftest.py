@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.broker import LocalKafka
 from tests.integration.support import Worker, docker_available, start_local_kafka, unique
 
 REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.18"
@@ -40,6 +41,16 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     broker = start_local_kafka(tmp_path_factory)
     try:
         yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A broker of the test's own, for a test that stops or restarts it."""
+    broker = start_local_kafka(tmp_path_factory, heap="256m")
+    try:
+        yield broker
     finally:
         broker.stop()
 

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from app.broker import LocalKafka
 from tests.integration.support import (
     Worker,
     signal_body,
     signed_headers,
-    start_local_kafka,
     unique,
 )
-
-
-@pytest.fixture
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    """A broker of this test's own, since the test stops it."""
-    broker = start_local_kafka(tmp_path_factory, heap="256m")
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 async def test_broker_down_means_503(own_broker: LocalKafka, tmp_path: Path) -> None:
