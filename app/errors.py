@@ -81,6 +81,18 @@ class InvalidHeader(ProblemError):
     status, slug, title = 400, "invalid-header", "A request header is malformed"
 
 
+class InvalidQuery(ProblemError):
+    status, slug, title = 400, "invalid-query", "A query parameter is missing or malformed"
+
+
+class MalformedRequest(ProblemError):
+    status, slug, title = 400, "malformed-request", "The HTTP request could not be parsed"
+
+
+class InternalError(ProblemError):
+    status, slug, title = 500, "internal-error", "Internal error"
+
+
 class Unauthorized(ProblemError):
     status, slug, title = 401, "unauthorized", "Signature verification failed"
 

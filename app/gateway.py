@@ -62,15 +62,19 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return out
 
 
+class _Refused(ValueError):
+    """A JSON text that parses but that we refuse (its message is ours to show)."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _Refused(f"{name} is not a JSON number")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"duplicate key {key!r}")
+            raise _Refused(f"duplicate key {key!r}")
         out[key] = value
     return out
 
@@ -100,8 +104,16 @@ def parse_json(body: bytes) -> Any:
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicates,
         )
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise InvalidJSON(f"JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except _Refused as exc:
         raise InvalidJSON(f"body is not valid JSON: {exc}") from None
+    except ValueError:  # int() past Python's digit limit; its message names Python internals
+        raise InvalidJSON("body is not valid JSON: a number has too many digits") from None
     if _depth(value) > MAX_DEPTH:
         raise InvalidJSON(f"JSON is nested deeper than {MAX_DEPTH} levels")
     return value

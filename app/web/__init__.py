@@ -6,6 +6,7 @@ import faust
 
 
 def register(app: faust.App) -> None:
+    from app.web import http_errors
     from app.web.health import blueprint as health
     from app.web.openapi import blueprint as openapi
     from app.web.queries import blueprint as queries
@@ -15,3 +16,4 @@ def register(app: faust.App) -> None:
     webhook.register(app, url_prefix="/webhook")
     openapi.register(app, url_prefix="")
     queries.register(app, url_prefix="")
+    http_errors.install()

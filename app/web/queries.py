@@ -17,7 +17,7 @@ from faust import web
 from faust.exceptions import SameNode
 from yarl import URL
 
-from app.errors import NotFound
+from app.errors import InvalidQuery, NotFound
 from app.ids import order_id_for
 from app.models import position_key
 from app.order_state import OrderState
@@ -100,14 +100,16 @@ class OnePosition(ProblemView):
         return self.json_bytes(found.model_dump(mode="json"))
 
 
-async def find_order(view: ProblemView, request: Any, order_id: str) -> dict[str, Any]:
+async def find_order(
+    view: ProblemView, request: Any, order_id: str, missing: str | None = None
+) -> dict[str, Any]:
     def mine() -> list[Any]:
         state = order_states.get(order_id)
         return [] if state is None else [state.model_dump(mode="json")]
 
     items = await gather(view, request, mine)
     if not items:
-        raise NotFound(f"no order {order_id!r}")
+        raise NotFound(missing or f"no order {order_id!r}")
     found: dict[str, Any] = items[0]
     return found
 
@@ -129,7 +131,10 @@ class SignalsByCorrelation(ProblemView):
     async def get(self, request: web.Request) -> web.Response:
         cid = request.query.get("correlation_id", "")
         if not cid:
-            raise NotFound("give ?correlation_id=")
+            raise InvalidQuery(
+                "the query parameter correlation_id is required",
+                errors=[{"pointer": "correlation_id", "detail": "is required", "code": "missing"}],
+            )
 
         def mine() -> list[Any]:
             return _dump([s for s in order_states.local() if s.correlation_id == cid])
@@ -143,7 +148,8 @@ class OneSignal(ProblemView):
     """A signal's status: the state of the one order it caused."""
 
     async def get(self, request: web.Request, signal_id: str) -> web.Response:
-        order = await find_order(self, request, order_id_for(signal_id))
+        missing = f"no signal {signal_id!r} is known (or it has no order yet)"
+        order = await find_order(self, request, order_id_for(signal_id), missing)
         return self.json_bytes(
             {
                 "signal_id": signal_id,

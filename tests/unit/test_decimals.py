@@ -47,7 +47,7 @@ def test_plain_never_writes_an_exponent(value: Decimal, text: str) -> None:
     "text", ["10", "0.5", "0.50", "0.000000000001", "9999999999999999.999999999999", "1.0"]
 )
 def test_positive_strings_in_the_pattern_are_accepted_as_given(text: str) -> None:
-    holder = Holder(positive=text)  # type: ignore[arg-type]
+    holder = Holder(positive=text)
     assert holder.positive == Decimal(text)
     assert f'"positive":"{text}"' in holder.model_dump_json()
 
@@ -69,7 +69,7 @@ def test_not_positive_is_greater_than(text: str) -> None:
 
 
 def test_non_negative_accepts_zero_and_refuses_negative() -> None:
-    assert Holder(non_negative="0").non_negative == 0  # type: ignore[arg-type]
+    assert Holder(non_negative="0").non_negative == 0
     assert _error(non_negative="-0.1")["type"] == "greater_than_equal"
 
 
