@@ -14,7 +14,10 @@ import time
 import uuid
 
 _NAMESPACE = uuid.UUID("6f3c1e52-3b8e-4f0c-9a57-9d9d3c1c2a10")
-_CORRELATION = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:\-]{8,128}$"
+_CORRELATION = re.compile(CORRELATION_ID_PATTERN)
+IDEMPOTENCY_KEY_PATTERN = r'^"?([\x21\x23-\x7e]{1,255})"?$'
+"""An ``Idempotency-Key``: visible ASCII but '"', optionally quoted (an sf-string)."""
 
 
 def derive(kind: str, *parts: str) -> str:

@@ -12,6 +12,7 @@ from faust import web
 
 from app import schemes, signing
 from app.decimals import POSITIVE_DECIMAL
+from app.ids import CORRELATION_ID_PATTERN, IDEMPOTENCY_KEY_PATTERN
 from app.models import SignalIn
 from app.order_state import OrderState
 from app.positions import Position
@@ -65,9 +66,14 @@ ERRORS = {
 }
 
 
-def _header(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"},
-            "description": description}  # fmt: skip
+def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False,
+            "schema": {"type": "string", **schema}, "description": description}  # fmt: skip
+
+
+# The header rules the webhook enforces (400 invalid-header otherwise), as patterns.
+CORRELATION_ID = {"pattern": CORRELATION_ID_PATTERN}
+IDEMPOTENCY_KEY = {"pattern": IDEMPOTENCY_KEY_PATTERN}
 
 
 def _operation(summary: str, extra_params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -87,8 +93,19 @@ def _operation(summary: str, extra_params: list[dict[str, Any]]) -> dict[str, An
             _header(schemes.SW_ID, "standard-webhooks: message id"),
             _header(schemes.SW_TIMESTAMP, "standard-webhooks: unix seconds"),
             _header(schemes.SW_SIGNATURE, "standard-webhooks: v1,<base64> ..."),
-            _header("Idempotency-Key", "IETF idempotency key (1-255 visible chars)"),
-            _header("X-Correlation-ID", "8-128 chars of [A-Za-z0-9._:-]; minted if absent"),
+            _header(
+                "Idempotency-Key",
+                "IETF idempotency key: 1-255 visible characters but '\"', optionally "
+                "quoted (an sf-string); the delivery's identity",
+                **IDEMPOTENCY_KEY,
+            ),
+            _header(
+                "X-Correlation-ID",
+                "8-128 chars of [A-Za-z0-9._:-]; minted if absent. For the legacy scheme it "
+                "is the delivery's identity (unless an Idempotency-Key is given): a retry "
+                "signed again with the same one gets the first outcome",
+                **CORRELATION_ID,
+            ),
             *extra_params,
         ],
         "requestBody": {
@@ -144,6 +161,7 @@ def _read(summary: str, schema: str, params: list[str], *, many: bool = False) -
                     "description": "OK",
                     "content": {"application/json": {"schema": body if many else ref}},
                 },
+                "400": {"description": "A query parameter is missing", "content": problem},
                 "404": {"description": "Not found", "content": problem},
             },
         }
@@ -154,7 +172,12 @@ def read_paths() -> dict[str, Any]:
     """The read-only queries of the tables (app.web.queries)."""
     by_cid = _read("Orders (and so signals) of a correlation id", "OrderState", [], many=True)
     by_cid["get"]["parameters"] = [
-        {"name": "correlation_id", "in": "query", "required": True, "schema": {"type": "string"}}
+        {
+            "name": "correlation_id",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+        }
     ]
     return {
         "/positions": _read("All positions", "Position", [], many=True),
@@ -174,7 +197,8 @@ def _serialized(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @cache
-def openapi() -> dict[str, Any]:
+def openapi(provider_ids: tuple[str, ...] = ("default",)) -> dict[str, Any]:
+    """The document; ``provider_ids`` are the providers the worker serves."""
     position, position_defs = _serialized(Position)
     order_state, order_defs = _serialized(OrderState)
     signal_status = {
@@ -188,7 +212,7 @@ def openapi() -> dict[str, Any]:
     }
     signal, defs = signal_schema()
     provider = {"name": "provider", "in": "path", "required": True,
-                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}  # fmt: skip
+                "schema": {"type": "string", "enum": sorted(provider_ids)}}  # fmt: skip
     health = {"200": {"description": "OK"}, "503": {"description": "Not ready"}}
     return {
         "openapi": "3.1.0",
@@ -233,7 +257,9 @@ DOCS = """<!doctype html><html><head><title>at-stream webhook</title>
 @blueprint.route("/openapi.json", name="openapi")
 class OpenAPI(ProblemView):
     async def get(self, request: web.Request) -> web.Response:
-        return self.json_bytes(openapi())
+        from app.main import providers  # the worker's, once the app is loaded
+
+        return self.json_bytes(openapi(tuple(sorted(providers))))
 
 
 @blueprint.route("/docs", name="docs")

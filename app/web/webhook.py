@@ -30,7 +30,7 @@ from app.errors import (
     RateLimited,
 )
 from app.gateway import Accepted, accept
-from app.ids import uuid7, valid_correlation_id
+from app.ids import IDEMPOTENCY_KEY_PATTERN, uuid7, valid_correlation_id
 from app.logs import fields
 from app.main import providers, settings
 from app.metrics import (
@@ -51,7 +51,7 @@ from app.web.signal_writer import writer
 log = logging.getLogger(__name__)
 
 blueprint = web.Blueprint("webhook")
-_IDEMPOTENCY_KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')  # a quoted sf-string
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _buckets: dict[str, TokenBucket] = {}
 _locks: dict[str, asyncio.Lock] = {}
 _late_writes: dict[str, asyncio.Future[Any]] = {}
@@ -88,7 +88,7 @@ def idempotency_key_of(request: Any) -> str | None:
     given: str | None = request.headers.get("Idempotency-Key")
     if given is None:
         return None
-    match = _IDEMPOTENCY_KEY.match(given)
+    match = _IDEMPOTENCY_KEY.fullmatch(given)
     if not match:
         raise InvalidHeader("Idempotency-Key must be a string of 1-255 visible characters")
     return match.group(1)
