@@ -14,6 +14,9 @@ import os
 import secrets
 import shlex
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -38,16 +41,47 @@ def local_broker(settings: Settings) -> LocalKafka:
 
 
 def sample_command(settings: Settings) -> str:
-    """A shell one-liner that signs the sample signal at send time and POSTs it."""
+    """A shell one-liner that signs the sample signal at send time and POSTs it.
+
+    It reads the secret when it runs, from ``API_KEY_HMAC_SECRET`` or else this
+    directory's ``.env``: the secret itself is never printed (nor so logged).
+    """
     url = f"http://{settings.web_host}:{settings.web_port}/webhook/signals"
-    secret = shlex.quote(settings.secret)
+    env = shlex.quote(str(Path(".env").resolve()))
     return (
+        f"SECRET=\"${{API_KEY_HMAC_SECRET:-$(sed -n 's/^API_KEY_HMAC_SECRET=//p' {env} | "
+        'head -n1)}"; '
         f"BODY={shlex.quote(SAMPLE_BODY)}; TS=$(date +%s); "
-        f'SIG=$(printf \'%s.%s\' "$TS" "$BODY" | openssl dgst -sha256 -hmac {secret} | '
+        'SIG=$(printf \'%s.%s\' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | '
         "sed 's/^.* //'); "
         f"curl -sS -i -X POST {url} -H 'Content-Type: application/json' "
         '-H "X-Signature-Timestamp: $TS" -H "X-Signature: sha256=$SIG" -d "$BODY"'
     )
+
+
+def announce_when_ready(settings: Settings, timeout: float = 300.0) -> threading.Thread:
+    """Print where the webhook listens, and the sample command, once ``/readyz`` says 200."""
+    base = f"http://{settings.web_host}:{settings.web_port}"
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        else:
+            return
+        print(f"\nWebhook: POST {base}/webhook/signals  (ready)")
+        print("Send a signed sample signal (copy-paste into another shell):\n")
+        print("  " + sample_command(settings) + "\n", flush=True)
+
+    thread = threading.Thread(target=wait, name="announce-ready", daemon=True)
+    thread.start()
+    return thread
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -89,9 +123,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         broker = local_broker(settings)
         state = "started" if broker.start() else "already running"
         print(f"Kafka {state} at {broker.bootstrap}  (stop it: at-stream broker stop)")
-    print(f"Webhook: POST http://{settings.web_host}:{settings.web_port}/webhook/signals")
-    print("Send a signed sample signal (copy-paste into another shell):\n")
-    print("  " + sample_command(settings) + "\n")
+    announce_when_ready(settings)
     return run_faust(["worker", "-l", faust_level(settings.log_level)])
 
 

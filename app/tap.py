@@ -190,9 +190,14 @@ def to_json_line(record: TapRecord) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+TOPIC_WIDTH = 16
 KEY_WIDTH = 24
+HEADERS_WIDTH = 40
 VALUE_WIDTH = 100
-TABLE_HEADER = f"{'PART':>4}  {'OFFSET':>10}  {'TIMESTAMP':<24}  {'KEY':<{KEY_WIDTH}}  VALUE"
+TABLE_HEADER = (
+    f"{'TOPIC':<{TOPIC_WIDTH}}  {'PART':>4}  {'OFFSET':>10}  {'TIMESTAMP':<24}  "
+    f"{'KEY':<{KEY_WIDTH}}  {'HEADERS':<{HEADERS_WIDTH}}  VALUE"
+)
 
 
 def _cell(text: str, width: int) -> str:
@@ -201,13 +206,17 @@ def _cell(text: str, width: int) -> str:
 
 
 def to_table_row(record: TapRecord) -> str:
-    """Fixed-width columns: partition, offset, timestamp, key, then the value, cut short."""
+    """Fixed-width columns: topic, partition, offset, timestamp, key, headers
+    (``name=value`` separated by spaces), then the value, cut short."""
     value = record.value
     shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value or ""
     key = "-" if record.key is None else _cell(record.key, KEY_WIDTH)
+    headers = " ".join(f"{k}={v}" for k, v in record.headers.items()) or "-"
     return (
+        f"{_cell(record.topic, TOPIC_WIDTH):<{TOPIC_WIDTH}}  "
         f"{record.partition:>4}  {record.offset:>10}  {_iso(record.timestamp):<24}  "
-        f"{key:<{KEY_WIDTH}}  {_cell(shown, VALUE_WIDTH)}"
+        f"{key:<{KEY_WIDTH}}  {_cell(headers, HEADERS_WIDTH):<{HEADERS_WIDTH}}  "
+        f"{_cell(shown, VALUE_WIDTH)}"
     )
 
 

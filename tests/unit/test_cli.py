@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from app import cli
+from app import cli, signing
 
 SECRET_VARS = ("API_KEY_HMAC_SECRET", "AT_STREAM_PROVIDERS_FILE", "KAFKA_BOOTSTRAP_SERVERS")
 
@@ -43,6 +45,28 @@ def test_sample_command_signs_at_send_time(
     out = capsys.readouterr().out
     assert "TS=$(date +%s)" in out and "openssl dgst -sha256 -hmac" in out
     assert "/webhook/signals" in out and "X-Signature: sha256=$SIG" in out
+    assert "a-long-enough-secret" not in out  # read when it runs, never printed
+
+
+def test_sample_command_signs_with_the_secret_it_reads_at_send_time(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("API_KEY_HMAC_SECRET=secret-from-dot-env\n")
+    monkeypatch.setenv("API_KEY_HMAC_SECRET", "a-long-enough-secret")
+    assert cli.main(["sample"]) == 0
+    command = capsys.readouterr().out.strip()
+    for env_secret in ("", "a-long-enough-secret"):  # from .env, then from the environment
+        shown = subprocess.run(
+            ["bash", "-c", 'curl() { printf "%s\\n" "$@"; }; ' + command],
+            env={"PATH": os.environ["PATH"], "API_KEY_HMAC_SECRET": env_secret},
+            capture_output=True, text=True, check=True,
+        ).stdout.splitlines()  # fmt: skip
+        ts = next(a for a in shown if a.startswith("X-Signature-Timestamp: ")).split(": ")[1]
+        sig = next(a for a in shown if a.startswith("X-Signature: ")).split(": ")[1]
+        body = shown[shown.index("-d") + 1].encode()
+        secret = env_secret or "secret-from-dot-env"
+        assert sig == signing.sign(secret, body, int(ts))[1]
 
 
 def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -125,9 +125,14 @@ def test_table_rows_line_up_with_the_header() -> None:
         assert "\n" not in row
         assert len(row) <= start + tap_module.VALUE_WIDTH
     assert rows[0][start:] == '{"order_id": "o-1", "quantity": "10"}'
-    assert rows[0].startswith("   3          42  2024-03-01T12:30:15.123Z  acct-1|AAPL ")
-    assert rows[1][start - 2 - 24 : start].strip() == "-"
-    assert rows[2][start - 2 - 24 : start - 2] == "k" * 23 + "…"
+    assert rows[0].startswith(
+        "orders               3          42  2024-03-01T12:30:15.123Z  acct-1|AAPL "
+    )
+    key_at = TABLE_HEADER.index("KEY")
+    headers_at = TABLE_HEADER.index("HEADERS")
+    assert rows[0][headers_at:start].strip() == "x-correlation-id=corr-1"
+    assert rows[1][key_at:headers_at].strip() == "-"
+    assert rows[2][key_at : key_at + 24] == "k" * 23 + "…"
     assert rows[2].endswith("x" * 99 + "…")
 
 
@@ -140,7 +145,8 @@ def test_table_row_escapes_control_characters() -> None:
 def test_table_row_of_a_tombstone() -> None:
     row = to_table_row(_record(value=None))
     start = TABLE_HEADER.index("VALUE")
-    assert len(row) == start and row[start - 26 :] == "acct-1|AAPL".ljust(26)
+    key_at = TABLE_HEADER.index("KEY")
+    assert len(row) == start and row[key_at : key_at + 26] == "acct-1|AAPL".ljust(26)
 
 
 # -- argument parsing ---------------------------------------------------------------------------
