@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from app.decimals import plain
-from tests.integration.support import ROOT, Worker, end_offsets, read_topic, signed_headers
+from tests.integration.support import ROOT, SECRET, Worker, end_offsets, read_topic, signed_headers
 
 SW_SECRET = "whsec_" + base64.b64encode(b"integration-schema-webhooks-key").decode()
 PROVIDERS = f"""
@@ -162,3 +162,6 @@ async def test_every_record_written_validates_against_its_exported_schema(
         if topic == "dead-letters":
             assert not records, [json.loads(r.value)["reason"] for r in records]
     assert checked >= 3 * n
+    log = worker.log_path.read_text(errors="replace")
+    for secret in (SECRET, SW_SECRET, SW_SECRET.removeprefix("whsec_")):
+        assert secret not in log  # never logged, whatever the request

@@ -350,3 +350,11 @@ def test_old_names_are_all_fields() -> None:
     fields_by_name = {env_name(field): field for field in Settings.model_fields}
     for name in OLD_NAMES:
         assert name in fields_by_name
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from app.settings import Settings, env_name
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [env_name(f) for f in Settings.model_fields if f"`{env_name(f)}`" not in readme]
+    assert not missing, missing
