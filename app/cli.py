@@ -127,6 +127,22 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run_faust(["worker", "-l", faust_level(settings.log_level)])
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """The effective configuration (secrets masked); ``--check``: one line per problem."""
+    from app import config_report
+
+    found = config_report.problems()
+    if args.check or found:
+        for line in found:
+            print(f"at-stream config: {line}", file=sys.stderr)
+        if found:
+            return 2
+        print("configuration is valid")
+        return 0
+    print(config_report.render(config_report.effective(load_settings(), os.environ)))
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     print(sample_command(load_settings()))
     return 0
@@ -161,7 +177,13 @@ def run_faust(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"broker": cmd_broker, "dev": cmd_dev, "sample": cmd_sample, "schema": cmd_schema}
+COMMANDS = {
+    "broker": cmd_broker,
+    "config": cmd_config,
+    "dev": cmd_dev,
+    "sample": cmd_sample,
+    "schema": cmd_schema,
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -173,6 +195,10 @@ def parser() -> argparse.ArgumentParser:
         "dev", help="start the local broker (unless KAFKA_BOOTSTRAP_SERVERS) and the worker"
     )
     sub.add_parser("sample", help="print a shell command that sends a signed sample signal")
+    c = sub.add_parser(
+        "config", help="print the effective configuration and where each value came from"
+    )
+    c.add_argument("--check", action="store_true", help="validate; one line per problem")
     s = sub.add_parser("schema", help="write the JSON Schema of every topic's value type")
     s.add_argument("--out", default="schemas")
     return p
