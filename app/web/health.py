@@ -9,6 +9,7 @@ from faust import web
 from prometheus_client import generate_latest
 
 from app.errors import NotReady
+from app.lifecycle import drain
 from app.web.problem import ProblemView
 from app.web.routing import ready
 
@@ -29,6 +30,8 @@ class Readyz(ProblemView):
 
     async def get(self, request: web.Request) -> web.Response:
         app: Any = self.app
+        if drain.draining:
+            raise NotReady("worker is stopping", headers={"Retry-After": "1"})
         try:
             client = app.producer._producer.client  # the aiokafka producer's client
             await asyncio.wait_for(client.fetch_all_metadata(), timeout=2.0)

@@ -31,6 +31,7 @@ from app.errors import (
 )
 from app.gateway import Accepted, accept
 from app.ids import IDEMPOTENCY_KEY_PATTERN, uuid7, valid_correlation_id
+from app.lifecycle import drain
 from app.logs import fields
 from app.main import providers, settings
 from app.metrics import (
@@ -58,6 +59,7 @@ _late_writes: dict[str, asyncio.Future[Any]] = {}
 """Dedupe key -> the ack of a write answered 503 that the broker may still acknowledge."""
 _admission = Admission(settings.max_in_flight)
 WEBHOOK_IN_FLIGHT.set_function(lambda: _admission.in_flight)
+drain.in_flight = lambda: _admission.in_flight
 
 
 async def read_body(request: Any, limit: int) -> bytes:
@@ -120,6 +122,8 @@ class SignalWebhook(ProblemView):
         admitted = False
         try:
             cid = correlation_id_of(request)
+            if drain.draining:
+                raise NotReady("worker is stopping", headers={"Retry-After": "1"})
             admitted = _admission.enter()
             if not admitted:
                 raise Overloaded(
