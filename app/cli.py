@@ -118,6 +118,7 @@ def ensure_dev_secret() -> None:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     ensure_dev_secret()
+    os.environ.setdefault("AT_STREAM_LOG_FORMAT", "human")  # a person reads make run's log
     settings = load_settings()
     if settings.uses_local_broker:
         broker = local_broker(settings)

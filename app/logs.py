@@ -1,4 +1,4 @@
-"""Structured logging: ``key=value`` fields after the message, correlation id first.
+"""Structured logging: fields after the message (``key=value``), or one JSON object a line.
 
 Log with ``log.info("signal accepted", extra=fields(correlation_id=cid, signal_id=sid))``.
 The worker installs :class:`KeyValueFormatter` through Faust's ``logging_config``.
@@ -32,6 +32,27 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, then the record's fields
+    (correlation id, signal/order ids, ...), and the exception if there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        extra: dict[str, Any] = getattr(record, _FIELDS, {})
+        data.update({k: v for k, v in extra.items() if k not in data})
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+FORMATTERS = {"human": "KeyValueFormatter", "json": "JSONFormatter"}
+
+
 def _quote(value: Any) -> str:
     """logfmt value: bare when safe, else a JSON string (so one record stays one line)."""
     text = str(value)
@@ -54,9 +75,12 @@ def faust_level(level: str) -> str:
     return FAUST_LEVELS[level.lower()]
 
 
-def logging_config(level: str) -> dict[str, Any]:
-    """Faust ``logging_config``: merged into the worker's, replacing its formatters."""
-    formatter = {"()": f"{__name__}.KeyValueFormatter"}
+def logging_config(level: str, fmt: str = "human") -> dict[str, Any]:
+    """Faust ``logging_config``: merged into the worker's, replacing its formatters.
+
+    ``fmt``: ``human`` (``key=value`` after the message) or ``json`` (one object a line).
+    """
+    formatter = {"()": f"{__name__}.{FORMATTERS[fmt]}"}
     return {
         "merge": True,
         "version": 1,

@@ -29,7 +29,7 @@ app = faust.App(
     web_bind=settings.web_host,
     web_host=settings.web_host,
     web_port=settings.web_port,
-    logging_config=logging_config(settings.log_level),
+    logging_config=logging_config(settings.log_level, settings.log_format),
     Worker="app.worker.Worker",
 )
 

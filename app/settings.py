@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     web_port: int = Field(8001, ge=1, le=65535)
     data_dir: Path = Path("var/worker")
     log_level: str = Field("info", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    log_format: str = Field(
+        "json", pattern=r"^(human|json)$", description="json (production) or human (make run)."
+    )
     signature_tolerance_seconds: int = Field(300, ge=1, le=3600)
     request_deadline_seconds: float = Field(
         3.0, gt=0, le=60, description="Webhook answers within this; 503 if not recorded by then."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import logging.config
 from collections.abc import Iterator
@@ -173,3 +174,19 @@ def test_faust_level_names_our_levels_as_the_faust_cli_wants(ours: str, faust: s
 
     assert faust_level(ours) == faust
     assert faust.upper() in LOGLEVELS
+
+
+def test_json_lines_carry_the_fields() -> None:
+    from app.logs import JSONFormatter
+
+    line = JSONFormatter().format(_record(correlation_id="c-1", signal_id="s-1"))
+    data = json.loads(line)
+    assert data["message"] == "signal accepted" and data["level"] == "info"
+    assert data["logger"] == "app.web"
+    assert (data["correlation_id"], data["signal_id"]) == ("c-1", "s-1")
+    assert "\n" not in line
+
+
+def test_json_formatter_is_chosen_by_the_format() -> None:
+    config = logging_config("info", "json")
+    assert config["formatters"]["default"] == {"()": "app.logs.JSONFormatter"}
