@@ -5,7 +5,10 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOK_REQUESTS = Counter(
-    "at_stream_webhook_requests_total", "Webhook requests by outcome.", ["outcome"]
+    "at_stream_webhook_requests_total",
+    "Webhook requests by provider (the configured ones, or 'unknown'), scheme and outcome "
+    "('accepted' or the refusal's reason).",
+    ["provider", "scheme", "outcome"],
 )
 WEBHOOK_LATENCY = Histogram(
     "at_stream_webhook_seconds",
@@ -30,6 +33,36 @@ DUPLICATES = Counter(
 )
 UNKNOWN_FIELDS = Counter(
     "at_stream_webhook_unknown_fields_total",
-    "Unknown fields accepted from lenient providers, by field name.",
+    "Unknown fields accepted from lenient providers, by field name (the first "
+    "100 names per provider; later ones count as 'other').",
     ["provider", "field"],
 )
+CONSUMER_LAG = Gauge(
+    "at_stream_consumer_lag_records",
+    "Records in each assigned partition past this worker's position (highwater - position).",
+    ["topic", "partition"],
+)
+TABLE_KEYS = Gauge(
+    "at_stream_table_keys",
+    "Keys of each table held by this worker (RocksDB's estimate, active and standby).",
+    ["table"],
+)
+BROKER_UP = Gauge(
+    "at_stream_broker_up", "1 if the broker answered this worker's last metadata request."
+)
+
+
+MAX_UNKNOWN_FIELD_NAMES = 100
+_unknown_names: dict[str, set[str]] = {}
+
+
+def unknown_field_label(provider: str, name: str) -> str:
+    """The ``field`` label for an unknown field: bounded to 100 names per provider."""
+    seen = _unknown_names.setdefault(provider, set())
+    name = name[:64]
+    if name in seen:
+        return name
+    if len(seen) >= MAX_UNKNOWN_FIELD_NAMES:
+        return "other"
+    seen.add(name)
+    return name

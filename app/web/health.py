@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from faust import web
@@ -10,6 +9,7 @@ from prometheus_client import generate_latest
 
 from app.errors import NotReady
 from app.lifecycle import drain
+from app.observe import broker_unreachable
 from app.web.problem import ProblemView
 from app.web.routing import ready
 
@@ -32,13 +32,9 @@ class Readyz(ProblemView):
         app: Any = self.app
         if drain.draining:
             raise NotReady("worker is stopping", headers={"Retry-After": "1"})
-        try:
-            client = app.producer._producer.client  # the aiokafka producer's client
-            await asyncio.wait_for(client.fetch_all_metadata(), timeout=2.0)
-        except Exception as exc:  # any failure here means "not ready", with the reason
-            raise NotReady(
-                f"broker unreachable: {type(exc).__name__}", headers={"Retry-After": "1"}
-            ) from None
+        why = await broker_unreachable(app)
+        if why is not None:
+            raise NotReady(f"broker unreachable: {why}", headers={"Retry-After": "1"})
         if not ready(app):
             raise NotReady("recovering, rebalancing or unassigned", headers={"Retry-After": "1"})
         return self.json_bytes({"status": "ready", "partitions": len(app.consumer.assignment())})

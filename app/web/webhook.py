@@ -40,6 +40,7 @@ from app.metrics import (
     WEBHOOK_LATE_WRITES,
     WEBHOOK_LATENCY,
     WEBHOOK_REQUESTS,
+    unknown_field_label,
 )
 from app.providers import DEFAULT_PROVIDER, Provider
 from app.ratelimit import Admission, TokenBucket, retry_after
@@ -148,7 +149,12 @@ class SignalWebhook(ProblemView):
         finally:
             if admitted:
                 _admission.leave()
-            WEBHOOK_REQUESTS.labels(outcome=outcome).inc()
+            known = providers.get(provider)
+            WEBHOOK_REQUESTS.labels(
+                provider=known.id if known else "unknown",
+                scheme=known.scheme.value if known else "none",
+                outcome=outcome,
+            ).inc()
             WEBHOOK_LATENCY.observe(time.perf_counter() - started)
 
     async def _handle(self, request: Any, provider_id: str, cid: str) -> web.Response:
@@ -168,7 +174,9 @@ class SignalWebhook(ProblemView):
             correlation_id=request.headers.get("X-Correlation-ID"),  # validated: correlation_id_of
         )
         for name in accepted.signal.unknown_fields:
-            UNKNOWN_FIELDS.labels(provider=provider.id, field=name[:64]).inc()
+            UNKNOWN_FIELDS.labels(
+                provider=provider.id, field=unknown_field_label(provider.id, name)
+            ).inc()
         if not routing.ready(self.app):  # before routing: the router needs the assignment
             raise NotReady("worker is recovering or rebalancing", headers={"Retry-After": "1"})
         forwarded = await routing.forward_to_owner(self, request, accepted.dedupe_key, body)
