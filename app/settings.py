@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # -- worker and web --------------------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = Field(8001, ge=1, le=65535)
+    web_advertised_host: str | None = Field(
+        None, description="Host other workers reach this one at (default: AT_STREAM_WEB_HOST)."
+    )
     data_dir: Path = Path("var/worker")
     log_level: str = Field("info", pattern=r"^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.redpanda.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-REQUIRED_SERVICES = ("redpanda", "console", "nats", "worker")
+REQUIRED_SERVICES = ("redpanda", "console", "nats", "worker", "worker-2", "prometheus", "grafana")
 WITHOUT_HEALTHCHECK = frozenset({"console"})
 NATS_CLIENT_PORT = 4222
 
@@ -227,3 +227,68 @@ def test_worker_nats_url_names_the_nats_service(worker_env: dict[str, str | None
 def test_dockerfile_cmd_matches_worker_command(worker: dict[str, Any]) -> None:
     cmd = _dockerfile_cmd(DOCKERFILE.read_text(encoding="utf-8"))
     assert _tokens(worker["command"]) == cmd
+
+
+# -- observability: the files the real-Prometheus test proves ----------------------------
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Bind mounts of a service: container path -> host path (relative to the repo)."""
+    out = {}
+    for volume in service.get("volumes", []):
+        host, _, rest = str(volume).partition(":")
+        if host.startswith("./"):
+            out[rest.split(":")[0]] = host.removeprefix("./")
+    return out
+
+
+def test_every_dependency_waits_for_health(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        for dep, how in (service.get("depends_on") or {}).items():
+            assert how == {"condition": "service_healthy"}, (name, dep)
+            assert "healthcheck" in services[dep], (name, dep)
+
+
+def test_second_worker_is_the_same_worker_with_its_own_port_and_data(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    first, second = services["worker"], services["worker-2"]
+    assert second["command"] == first["command"] and second["build"] == first["build"]
+    one, two = _environment(first), _environment(second)
+    assert set(two) <= {env_name(f) for f in Settings.model_fields}
+    assert {k: v for k, v in two.items() if k != "AT_STREAM_WEB_ADVERTISED_HOST"} == {
+        k: v for k, v in one.items() if k != "AT_STREAM_WEB_ADVERTISED_HOST"}  # fmt: skip
+    assert (one["AT_STREAM_WEB_ADVERTISED_HOST"], two["AT_STREAM_WEB_ADVERTISED_HOST"]) == (
+        "worker", "worker-2")  # fmt: skip
+    assert first["volumes"] != second["volumes"] and first["ports"] != second["ports"]
+
+
+def test_prometheus_mounts_the_tested_rules_and_scrapes_every_worker(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    mounts = _mounts(services["prometheus"])
+    assert mounts["/etc/prometheus/alerts.yml"] == "ops/prometheus/alerts.yml"  # the tested file
+    config = yaml.safe_load((ROOT / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    [job] = config["scrape_configs"]
+    assert job["job_name"] == "at-stream"  # what the dashboard and the rules select
+    targets = set(job["static_configs"][0]["targets"])
+    workers = {n: s for n, s in services.items() if n.startswith("worker")}
+    assert targets == {f"{n}:{_environment(s)['AT_STREAM_WEB_PORT']}" for n, s in workers.items()}
+
+
+def test_grafana_provisions_the_tested_dashboard_and_the_prometheus_service(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    mounts = _mounts(services["grafana"])
+    dashboards = ROOT / mounts["/var/lib/grafana/dashboards"]
+    assert (dashboards / "at-stream.json").exists()  # the file test_prometheus.py evaluates
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    [source] = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())[
+        "datasources"]  # fmt: skip
+    assert urlsplit(source["url"]).hostname == "prometheus" and source["uid"] == "prometheus"
+    [provider] = yaml.safe_load((provisioning / "dashboards/at-stream.yml").read_text())[
+        "providers"]  # fmt: skip
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    panels = json.loads((dashboards / "at-stream.json").read_text())["panels"]
+    assert {p["datasource"]["uid"] for p in panels} == {"prometheus"}
