@@ -48,8 +48,10 @@ class ProblemError(AtStreamError):
         errors: Sequence[Mapping[str, Any]] = (),
         headers: Mapping[str, str] | None = None,
         reason: str | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         self.detail = detail
+        self.extensions = dict(extensions or {})  # RFC 9457 extension members
         self.reason = reason or self.slug  # specific, for logs and metrics only
         self.errors = list(errors)
         self.headers = dict(headers or {})
@@ -70,6 +72,7 @@ class ProblemError(AtStreamError):
             body["instance"] = instance
         if self.errors:
             body["errors"] = self.errors
+        body.update({k: v for k, v in self.extensions.items() if k not in body})
         return body
 
 

@@ -8,10 +8,9 @@ from faust import web
 from prometheus_client import generate_latest
 
 from app.errors import NotReady
-from app.lifecycle import drain
 from app.observe import broker_unreachable
 from app.web.problem import ProblemView
-from app.web.routing import ready
+from app.web.routing import checks
 
 blueprint = web.Blueprint("health")
 
@@ -30,14 +29,16 @@ class Readyz(ProblemView):
 
     async def get(self, request: web.Request) -> web.Response:
         app: Any = self.app
-        if drain.draining:
-            raise NotReady("worker is stopping", headers={"Retry-After": "1"})
-        why = await broker_unreachable(app)
-        if why is not None:
-            raise NotReady(f"broker unreachable: {why}", headers={"Retry-After": "1"})
-        if not ready(app):
-            raise NotReady("recovering, rebalancing or unassigned", headers={"Retry-After": "1"})
-        return self.json_bytes({"status": "ready", "partitions": len(app.consumer.assignment())})
+        found = {"broker_reachable": await broker_unreachable(app) is None, **checks(app)}
+        failing = [name for name, ok in found.items() if not ok]
+        if failing:
+            raise NotReady(
+                "not ready: " + ", ".join(failing) + " failing",
+                headers={"Retry-After": "1"},
+                extensions={"checks": found},
+            )
+        partitions = len(app.consumer.assignment())
+        return self.json_bytes({"status": "ready", "checks": found, "partitions": partitions})
 
 
 @blueprint.route("/metrics", name="metrics")

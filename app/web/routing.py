@@ -19,6 +19,7 @@ from faust import web
 from yarl import URL
 
 from app.errors import NotReady
+from app.lifecycle import drain
 from app.main import providers, settings
 from app.tables.deliveries import deliveries
 from app.web.signal_writer import writer
@@ -55,19 +56,23 @@ def client_ip(request: Any, body: bytes) -> str | None:
     return str(request.remote) if request.remote else None
 
 
-def ready(app: Any) -> bool:
-    """Partitions assigned, tables recovered, no rebalance under way, the webhook's producer
-    connected."""
+def checks(app: Any) -> dict[str, bool]:
+    """Each local readiness condition, by name (the broker is checked by ``/readyz``)."""
     recovery = app.tables.recovery
     signals = writer()
-    return bool(
-        signals is not None
-        and signals.connected
-        and not app.rebalancing
-        and recovery.completed.is_set()
-        and not recovery.in_recovery
-        and app.consumer.assignment()
-    )
+    return {
+        "not_stopping": not drain.draining,
+        "webhook_producer_connected": bool(signals is not None and signals.connected),
+        "not_rebalancing": not app.rebalancing,
+        "tables_recovered": bool(recovery.completed.is_set() and not recovery.in_recovery),
+        "partitions_assigned": bool(app.consumer.assignment()),
+    }
+
+
+def ready(app: Any) -> bool:
+    """Partitions assigned, tables recovered, no rebalance under way, the webhook's producer
+    connected, not stopping."""
+    return all(checks(app).values())
 
 
 def _owner(app: Any, key: str) -> URL:

@@ -84,7 +84,9 @@ async def test_health_and_readiness(worker: Worker) -> None:
             assert r.status == 200
         async with http.get(worker.url + "/readyz") as r:
             assert r.status == 200
-            assert (await r.json())["partitions"] >= 8
+            ready = await r.json()
+            assert ready["partitions"] >= 8
+            assert ready["checks"] and all(ready["checks"].values())
         async with http.get(worker.url + "/metrics") as r:
             assert r.status == 200
             text = await r.text()

@@ -40,5 +40,8 @@ async def test_broker_down_means_503(own_broker: LocalKafka, tmp_path: Path) -> 
                 assert elapsed < 10  # bounded by the ack timeout, not the client's patience
             async with http.get(worker.url + "/readyz") as r:
                 assert r.status == 503
+                problem = await r.json(content_type=None)
+                assert problem["checks"]["broker_reachable"] is False  # which check fails
+                assert "broker_reachable" in problem["detail"]
     finally:
         worker.stop(timeout=5)  # with no broker a graceful stop only waits
