@@ -108,6 +108,10 @@ class NotFound(ProblemError):
     status, slug, title = 404, "not-found", "Not found"
 
 
+class RequestTimeout(ProblemError):
+    status, slug, title = 408, "request-timeout", "The request body was not received in time"
+
+
 class PayloadTooLarge(ProblemError):
     status, slug, title = 413, "payload-too-large", "Body is too large"
 

@@ -28,6 +28,7 @@ from app.errors import (
     PayloadTooLarge,
     ProblemError,
     RateLimited,
+    RequestTimeout,
 )
 from app.gateway import Accepted, accept
 from app.ids import IDEMPOTENCY_KEY_PATTERN, uuid7, valid_correlation_id
@@ -76,6 +77,13 @@ async def read_body(request: Any, limit: int) -> bytes:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_READING = "at_stream_reading_body"
+
+
+def _reading_body(request: Any) -> bool:
+    return bool(request.get(_READING, False))
 
 
 def correlation_id_of(request: Any) -> str:
@@ -134,6 +142,12 @@ class SignalWebhook(ProblemView):
             async with asyncio.timeout(settings.request_deadline_seconds):
                 return await self._handle(request, provider, cid)
         except TimeoutError:
+            if _reading_body(request):  # the client, not the broker, was too slow
+                outcome = "request-timeout"
+                raise RequestTimeout(
+                    f"the body did not arrive within {settings.request_deadline_seconds:g} s",
+                    headers={"X-Correlation-ID": cid, "Connection": "close"},
+                ) from None
             outcome = "deadline"
             raise BrokerUnavailable(
                 "the signal could not be recorded in time; retry later",
@@ -161,7 +175,9 @@ class SignalWebhook(ProblemView):
         provider = providers.get(provider_id)
         if provider is None:
             raise NotFound(f"no provider {provider_id!r}")
+        request[_READING] = True
         body = await read_body(request, settings.max_body_bytes)
+        request[_READING] = False
         client_ip = routing.client_ip(request, body)
         rate_limit(provider)
         accepted = accept(

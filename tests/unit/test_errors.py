@@ -29,6 +29,7 @@ from app.errors import (
     PayloadTooLarge,
     ProblemError,
     RateLimited,
+    RequestTimeout,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -41,6 +42,7 @@ PROBLEMS: list[tuple[type[ProblemError], int, str]] = [
     (InvalidQuery, 400, "invalid-query"),
     (MalformedRequest, 400, "malformed-request"),
     (InternalError, 500, "internal-error"),
+    (RequestTimeout, 408, "request-timeout"),
     (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "request-in-flight"),
