@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -41,3 +41,20 @@ def decode(model: type[M], topic: str, value: bytes | None) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "value"
         raise DecodeError(topic, f"not a valid {model.__name__}: {where}: {first['msg']}") from None
+
+
+class Keyed(Protocol):
+    account: str
+    symbol: str
+
+
+def decode_keyed(model: type[M], topic: str, key: bytes | None, value: bytes | None) -> M:
+    """``decode``, and the record's key must be its value's ``account|symbol``: a record of
+    one position under another key would be processed out of that position's order."""
+    event = decode(model, topic, value)
+    keyed = cast(Keyed, event)  # Signal, Order and Fill all have both fields
+    expected = f"{keyed.account}|{keyed.symbol}".encode()
+    if key != expected:
+        shown = "none" if key is None else repr(bytes(key)[:80].decode("utf-8", "replace"))
+        raise DecodeError(topic, f"key {shown} is not the value's account|symbol")
+    return event

@@ -21,7 +21,7 @@ from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
 from app.positions import apply_fill
 from app.tables import order_states, positions
-from app.topics import correlation_of, decode
+from app.topics import correlation_of, decode_keyed
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 async def process_fills(stream: StreamT[bytes]) -> None:
     async for event in stream.events():
         try:
-            fill = decode(Fill, fills_topic.get_topic_name(), event.value)
+            fill = decode_keyed(Fill, fills_topic.get_topic_name(), event.key, event.value)
             cid = correlation_of(event.headers)
             state = order_states.get(fill.order_id) or order_state.from_fill(fill, cid)
             if state.has_applied(fill.fill_id):  # produced again (e.g. after a crash)

@@ -16,7 +16,7 @@ from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Order
 from app.tables import order_states
 from app.tables.effects import Watermark
-from app.topics import correlation_of, decode, derived_headers
+from app.topics import correlation_of, decode_keyed, derived_headers
 
 log = logging.getLogger(__name__)
 marks = Watermark("orders")
@@ -26,7 +26,7 @@ marks = Watermark("orders")
 async def process_orders(stream: StreamT[bytes]) -> None:
     async for event in stream.events():
         try:
-            order = decode(Order, orders_topic.get_topic_name(), event.value)
+            order = decode_keyed(Order, orders_topic.get_topic_name(), event.key, event.value)
             fill = immediate_fill(order)
         except (DecodeError, ValueError) as exc:
             await dead_letter(event, getattr(exc, "reason", str(exc)))

@@ -19,7 +19,7 @@ from app.main import app, orders_topic, signals_topic
 from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Signal
 from app.tables.effects import Watermark
-from app.topics import correlation_of, decode, derived_headers
+from app.topics import correlation_of, decode_keyed, derived_headers
 
 log = logging.getLogger(__name__)
 marks = Watermark("signals")
@@ -32,7 +32,7 @@ async def process_signals(stream: StreamT[bytes]) -> None:
             DUPLICATES.labels(topic="signals").inc()
             continue
         try:
-            signal = decode(Signal, signals_topic.get_topic_name(), event.value)
+            signal = decode_keyed(Signal, signals_topic.get_topic_name(), event.key, event.value)
         except DecodeError as exc:
             await dead_letter(event, exc.reason)
             continue

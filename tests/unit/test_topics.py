@@ -224,3 +224,20 @@ def test_reason_names_the_model() -> None:
 def test_decode_error_is_one_line() -> None:
     assert "\n" not in str(_decode_error(b"{\n\n"))
     assert "\n" not in str(_decode_error(b'{"v": 1,\n "order_id": 5}'))
+
+
+def test_decode_keyed_wants_the_values_account_and_symbol_as_key() -> None:
+    from app.errors import DecodeError
+    from app.models import Fill
+    from app.topics import decode_keyed
+
+    raw = (
+        b'{"v":1,"fill_id":"00000000-0000-5000-8000-000000000002","order_id":'
+        b'"00000000-0000-5000-8000-000000000001","signal_id":"00000000-0000-5000-8000-'
+        b'000000000000","account":"a1","symbol":"AAPL","side":"buy","quantity":"1",'
+        b'"price":"10","filled_at":"2026-12-01T10:00:00Z"}'
+    )
+    assert decode_keyed(Fill, "fills", b"a1|AAPL", raw).account == "a1"
+    for key in (b"a1|MSFT", b"a1AAPL", None, b"\xff"):
+        with pytest.raises(DecodeError, match="is not the value's account|symbol"):
+            decode_keyed(Fill, "fills", key, raw)
