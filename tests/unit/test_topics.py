@@ -239,5 +239,5 @@ def test_decode_keyed_wants_the_values_account_and_symbol_as_key() -> None:
     )
     assert decode_keyed(Fill, "fills", b"a1|AAPL", raw).account == "a1"
     for key in (b"a1|MSFT", b"a1AAPL", None, b"\xff"):
-        with pytest.raises(DecodeError, match="is not the value's account|symbol"):
+        with pytest.raises(DecodeError, match=r"is not the value's account\|symbol"):
             decode_keyed(Fill, "fills", key, raw)
