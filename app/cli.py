@@ -77,7 +77,11 @@ def announce_when_ready(settings: Settings, timeout: float = 300.0) -> threading
             return
         print(f"\nWebhook: POST {base}/webhook/signals  (ready)")
         print("Send a signed sample signal (copy-paste into another shell):\n")
-        print("  " + sample_command(settings) + "\n", flush=True)
+        print("  " + sample_command(settings) + "\n")
+        env = shlex.quote(str(Path(".env").resolve()))
+        print("Read the positions (the API token is in .env):\n")
+        print(f"  curl -sS -H \"Authorization: Bearer $(sed -n 's/^AT_STREAM_API_TOKEN=//p' "
+              f"{env} | head -n1)\" {base}/positions\n", flush=True)  # fmt: skip
 
     thread = threading.Thread(target=wait, name="announce-ready", daemon=True)
     thread.start()
@@ -105,15 +109,16 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def ensure_dev_secret() -> None:
-    """For ``dev`` on a fresh machine: a random secret in ``.env`` unless one is set."""
+    """For ``dev`` on a fresh machine: a random webhook secret and API token in ``.env``
+    unless they are set (the read API is then never open to an anonymous caller)."""
     env = Path(".env")
-    if os.environ.get("API_KEY_HMAC_SECRET") or (
-        env.exists() and "API_KEY_HMAC_SECRET" in env.read_text()
-    ):
-        return
-    with env.open("a") as fh:
-        fh.write(f"API_KEY_HMAC_SECRET={secrets.token_urlsafe(24)}\n")
-    print("wrote a random dev API_KEY_HMAC_SECRET to .env")
+    text = env.read_text() if env.exists() else ""
+    for name in ("API_KEY_HMAC_SECRET", "AT_STREAM_API_TOKEN"):
+        if os.environ.get(name) or name in text:
+            continue
+        with env.open("a") as fh:
+            fh.write(f"{name}={secrets.token_urlsafe(24)}\n")
+        print(f"wrote a random dev {name} to .env")
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

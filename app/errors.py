@@ -100,6 +100,10 @@ class Unauthorized(ProblemError):
     status, slug, title = 401, "unauthorized", "Signature verification failed"
 
 
+class TokenRequired(ProblemError):
+    status, slug, title = 401, "token-required", "A valid API token is required"
+
+
 class Forbidden(ProblemError):
     status, slug, title = 403, "forbidden", "Source not allowed"
 

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_seconds: int = Field(86400, ge=600, description="Dedupe key retention.")
     providers_file: Path | None = Field(None, description="TOML file of signal providers.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token of the read API and admin endpoints; unset: open."
+    )
     default_rate_limit: float = Field(
         1000.0, ge=0, description="Requests/s of the default provider (burst 2x); 0: unlimited."
     )

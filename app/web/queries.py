@@ -23,6 +23,7 @@ from app.models import position_key
 from app.order_state import OrderState
 from app.positions import Position
 from app.tables import order_states, positions
+from app.web.auth import ProtectedView, peer_headers
 from app.web.problem import ProblemView
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def gather(view: ProblemView, request: Any, local: Callable[[], list[Any]]
 
     async def ask(peer: URL) -> list[Any]:
         url = peer.with_path(request.path).with_query({**request.query, "local": "1"})
-        async with app.http_client.get(url) as resp:
+        async with app.http_client.get(url, headers=peer_headers(request)) as resp:
             resp.raise_for_status()
             found: list[Any] = (await resp.json())["items"]
             return found
@@ -67,14 +68,14 @@ def _dump(items: list[Position] | list[OrderState]) -> list[dict[str, Any]]:
 
 
 @blueprint.route("/positions", name="positions")
-class AllPositions(ProblemView):
+class AllPositions(ProtectedView):
     async def get(self, request: web.Request) -> web.Response:
         items = await gather(self, request, lambda: _dump(positions.local()))
         return self.json_bytes({"items": sorted(items, key=lambda p: (p["account"], p["symbol"]))})
 
 
 @blueprint.route("/positions/{account}", name="account-positions")
-class AccountPositions(ProblemView):
+class AccountPositions(ProtectedView):
     async def get(self, request: web.Request, account: str) -> web.Response:
         def mine() -> list[Any]:
             return _dump([p for p in positions.local() if p.account == account])
@@ -84,7 +85,7 @@ class AccountPositions(ProblemView):
 
 
 @blueprint.route("/positions/{account}/{symbol}", name="position")
-class OnePosition(ProblemView):
+class OnePosition(ProtectedView):
     async def get(self, request: web.Request, account: str, symbol: str) -> web.Response:
         key = position_key(account, symbol)
         try:
@@ -115,7 +116,7 @@ async def find_order(
 
 
 @blueprint.route("/orders/{order_id}", name="order")
-class OneOrder(ProblemView):
+class OneOrder(ProtectedView):
     async def get(self, request: web.Request, order_id: str) -> web.Response:
         if request.query.get("local"):
             state = order_states.get(order_id)
@@ -125,7 +126,7 @@ class OneOrder(ProblemView):
 
 
 @blueprint.route("/signals", name="signals-by-correlation")
-class SignalsByCorrelation(ProblemView):
+class SignalsByCorrelation(ProtectedView):
     """``?correlation_id=...``: the orders (and so signals) of one correlation id."""
 
     async def get(self, request: web.Request) -> web.Response:
@@ -144,7 +145,7 @@ class SignalsByCorrelation(ProblemView):
 
 
 @blueprint.route("/signals/{signal_id}", name="signal")
-class OneSignal(ProblemView):
+class OneSignal(ProtectedView):
     """A signal's status: the state of the one order it caused."""
 
     async def get(self, request: web.Request, signal_id: str) -> web.Response:

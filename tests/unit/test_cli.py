@@ -87,3 +87,10 @@ def test_dev_secret_is_written_once(monkeypatch: pytest.MonkeyPatch) -> None:
     first = Path(".env").read_text()
     cli.ensure_dev_secret()
     assert Path(".env").read_text() == first and first.startswith("API_KEY_HMAC_SECRET=")
+
+
+def test_dev_writes_an_api_token_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AT_STREAM_API_TOKEN", raising=False)
+    cli.ensure_dev_secret()
+    names = [line.split("=", 1)[0] for line in Path(".env").read_text().splitlines()]
+    assert names.count("AT_STREAM_API_TOKEN") == 1

@@ -30,6 +30,7 @@ from app.errors import (
     ProblemError,
     RateLimited,
     RequestTimeout,
+    TokenRequired,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -43,6 +44,7 @@ PROBLEMS: list[tuple[type[ProblemError], int, str]] = [
     (MalformedRequest, 400, "malformed-request"),
     (InternalError, 500, "internal-error"),
     (RequestTimeout, 408, "request-timeout"),
+    (TokenRequired, 401, "token-required"),
     (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "request-in-flight"),
