@@ -168,6 +168,18 @@ def _read(summary: str, schema: str, params: list[str], *, many: bool = False) -
     }
 
 
+def _secured(paths: dict[str, Any], token: bool) -> dict[str, Any]:
+    """With a token configured, each read operation declares it and its 401."""
+    if not token:
+        return paths
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in paths.values():
+        item["get"]["security"] = [{"apiToken": []}]
+        item["get"]["responses"]["401"] = {"description": "No valid API token",
+                                           "content": problem}  # fmt: skip
+    return paths
+
+
 def read_paths() -> dict[str, Any]:
     """The read-only queries of the tables (app.web.queries)."""
     by_cid = _read("Orders (and so signals) of a correlation id", "OrderState", [], many=True)
@@ -197,8 +209,9 @@ def _serialized(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @cache
-def openapi(provider_ids: tuple[str, ...] = ("default",)) -> dict[str, Any]:
-    """The document; ``provider_ids`` are the providers the worker serves."""
+def openapi(provider_ids: tuple[str, ...] = ("default",), *, token: bool = False) -> dict[str, Any]:
+    """The document; ``provider_ids`` are the providers the worker serves; ``token``: the
+    read API wants ``AT_STREAM_API_TOKEN`` as a bearer token."""
     position, position_defs = _serialized(Position)
     order_state, order_defs = _serialized(OrderState)
     signal_status = {
@@ -228,9 +241,10 @@ def openapi(provider_ids: tuple[str, ...] = ("default",)) -> dict[str, Any]:
             },
             "/healthz": {"get": {"summary": "Alive", "responses": {"200": health["200"]}}},
             "/readyz": {"get": {"summary": "Ready", "responses": health}},
-            **read_paths(),
+            **_secured(read_paths(), token),
         },
         "components": {
+            "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Signal": signal,
                 "Problem": PROBLEM,
@@ -241,7 +255,7 @@ def openapi(provider_ids: tuple[str, ...] = ("default",)) -> dict[str, Any]:
                 **defs,
                 **position_defs,
                 **order_defs,
-            }
+            },
         },
     }
 
@@ -257,9 +271,13 @@ DOCS = """<!doctype html><html><head><title>at-stream webhook</title>
 @blueprint.route("/openapi.json", name="openapi")
 class OpenAPI(ProblemView):
     async def get(self, request: web.Request) -> web.Response:
-        from app.main import providers  # the worker's, once the app is loaded
+        from app.main import (
+            providers,  # the worker's, once the app is loaded
+            settings,
+        )
 
-        return self.json_bytes(openapi(tuple(sorted(providers))))
+        document = openapi(tuple(sorted(providers)), token=settings.api_token is not None)
+        return self.json_bytes(document)
 
 
 @blueprint.route("/docs", name="docs")

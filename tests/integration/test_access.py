@@ -50,6 +50,10 @@ async def test_read_api_wants_the_token(start_worker: Callable[..., Worker]) -> 
             for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
                 async with http.get(worker.url + open_path) as r:
                     assert r.status == 200, open_path
+        async with http.get(first.url + "/openapi.json") as r:
+            spec = await r.json()
+        assert spec["paths"]["/positions"]["get"]["security"] == [{"apiToken": []}]
+        assert spec["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
         async with http.get(first.url + "/metrics") as r:
             text = await r.text()
         refused = sum(float(line.split()[-1]) for line in text.splitlines()
