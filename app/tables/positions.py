@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from app.main import app, settings
 from app.positions import Position
-from app.tables import raw_table, read
+from app.tables import partition_get, raw_table, read
+from app.tables.batch import TableWrites
 
 positions = raw_table(
     app,
@@ -30,3 +31,14 @@ def put(position: Position) -> None:
 def local() -> list[Position]:
     """The positions of this worker's partitions."""
     return [Position.loads(raw) for _, raw in positions.items()]
+
+
+def get_in(partition: int, key: bytes) -> Position | None:
+    """Read from one partition's database (outside an event; the caller knows it)."""
+    raw = partition_get(positions, partition, key)
+    return None if raw is None else Position.loads(raw)
+
+
+def stage(writes: TableWrites, partition: int, position: Position) -> None:
+    """Stage a write of ``position`` in ``partition`` (its record's partition)."""
+    writes.put(positions, partition, position.key, position.dumps())
