@@ -65,6 +65,7 @@ async def _process(events: list[EventT[bytes]]) -> None:
         stage_book(writes, partition, book)
     writes.write_local()
     acks: list[Ack] = [await dead_letter(event, reason) for event, reason in bad]
-    await asyncio.gather(writes.send(app.producer), *acks)
+    await writes.send(app.producer)  # acknowledged before Faust commits (it flushes)
+    await asyncio.gather(*acks)
     if duplicates:
         DUPLICATES.labels(topic="fills").inc(duplicates)

@@ -74,7 +74,8 @@ async def _process(events: list[EventT[bytes]]) -> None:
     for event, cid, order, fill in execute:
         headers = derived_headers(cid, order.order_id)
         acks.append(await produce(fills_topic, event.key, fill.dumps(), headers))
-    await asyncio.gather(writes.send(app.producer), *acks)
+    await writes.send(app.producer)  # acknowledged before Faust commits (it flushes)
+    await asyncio.gather(*acks)
     marks.advance(events)
     EVENTS_EMITTED.labels(topic="fills").inc(len(execute))
     if duplicates:

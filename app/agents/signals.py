@@ -107,7 +107,7 @@ async def _process(events: list[EventT[bytes]]) -> None:
     for partition, book in _apply(executions).items():
         stage_book(writes, partition, book)
     writes.write_local()
-    await writes.send(app.producer)
+    await writes.send(app.producer)  # acknowledged before Faust commits (it flushes)
     marks.advance(events)
     EVENTS_EMITTED.labels(topic="orders").inc(orders)
     EVENTS_EMITTED.labels(topic="fills").inc(len(executions))

@@ -2,14 +2,16 @@
 
 What Faust does for ``table[key] = value`` in an event, done per batch and per partition:
 the partition's RocksDB database (one write batch), then the changelog records, sent with
-the producer directly. Only a key's last value in the batch is written. Once the changelog
-records are acknowledged, the partition's database records the last offset, as Faust does
-per record, so recovery resumes after it.
+the producer directly and, as Faust's own, not awaited (Faust flushes the producer before
+it commits). Only a key's last value in the batch is written. Once a partition's changelog
+records are acknowledged, its database records the last offset, as Faust does per record,
+so recovery resumes after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import rocksdict
@@ -46,25 +48,31 @@ class TableWrites:
                 self._written.append((table, partition, items))
         self._tables.clear()
 
-    async def send(self, producer: Any) -> None:
-        """Send the changelog records of what was written; return once all are acknowledged."""
+    async def send(self, producer: Any) -> list[Any]:
+        """Send the changelog records of what was written; their acks, not awaited.
+
+        Like Faust's own table writes, the agent need not wait for them: Faust's commit
+        flushes the producer first. Each partition's database records its last offset
+        once acknowledged (the records of one partition are acknowledged in order).
+        """
         acks: list[Any] = []
-        partitions: list[tuple[Any, int, int]] = []  # table, partition, its acks' end
         for table, partition, items in self._written:
             topic = table.changelog_topic.get_topic_name()
+            ack = None
             for key, value in items.items():
-                acks.append(await producer.send(topic, key, value, partition, None, None))
-            partitions.append((table, partition, len(acks)))
+                ack = await producer.send(topic, key, value, partition, None, None)
+                acks.append(ack)
+            if ack is not None:
+                ack.add_done_callback(functools.partial(_persisted, table, partition))
         self._written.clear()
-        results = await asyncio.gather(*acks)
-        start = 0
-        for table, partition, end in partitions:
-            if end > start:
-                last = max(metadata.offset for metadata in results[start:end])
-                set_persisted_offset(table, partition, last)
-            start = end
+        return acks
 
-    async def flush(self, producer: Any) -> None:
+    async def flush(self, producer: Any) -> list[Any]:
         """``write_local`` then ``send``."""
         self.write_local()
-        await self.send(producer)
+        return await self.send(producer)
+
+
+def _persisted(table: Any, partition: int, ack: asyncio.Future[Any]) -> None:
+    if not ack.cancelled() and ack.exception() is None:
+        set_persisted_offset(table, partition, ack.result().offset)

@@ -1,8 +1,10 @@
 """Order state by order id: changelog-backed RocksDB table.
 
-Written by the orders agent (accepted) and the fills agent (fills applied). Orders and
-fills of one order share the key ``account|symbol``, so both events of an order land on
-the same partition number and the entry's changelog partition is that of its events.
+Written by the signals agent (the orders it executes, their fills applied), the orders
+agent (orders from elsewhere, accepted) and the fills agent (fills applied), per batch and
+partition (``stage``). Signals, orders and fills of one order share the key
+``account|symbol``, so every record of an order lands on the same partition number and the
+entry's partition is that of its records.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Positions by ``account|symbol`` (netting mode): changelog-backed RocksDB table.
 
-Written only by the fills agent, in the event context of the fill, whose key is the same
-``account|symbol``: the table's partition is the fill's partition.
+Written by the signals agent (the fills it executes) and the fills agent (fills from the
+topic), per batch and partition (``stage``): a position's partition is that of its fills,
+whose key is the same ``account|symbol``.
 """
 
 from __future__ import annotations
