@@ -76,7 +76,7 @@ def main() -> None:
     p.add_argument("topics", nargs=3, metavar="TOPIC", help="signals, orders, fills")
     args = p.parse_args()
     app = build(args.bootstrap, args.group, args.datadir, args.topics)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warning", "--without-web"]
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
     app.main()
 
 
