@@ -54,7 +54,7 @@ def set_persisted_offset(table: Any, partition: int, offset: int) -> None:
     table.data.set_persisted_offset(TP(topic, partition), offset)
 
 
-IDLE_TURNS = 4
+IDLE_TURNS = 20
 """Event loop turns without a new record that end a batch."""
 
 
@@ -69,14 +69,14 @@ def in_event(event: EventT[Any]) -> Iterator[None]:
 
 
 async def batches(
-    stream: StreamT[Any], max_records: int, linger: float = 0.002
+    stream: StreamT[Any], max_records: int, linger: float = 0.005
 ) -> AsyncGenerator[list[EventT[Any]], None]:
     """The agent's records, as many at a time as its channel holds (up to ``max_records``).
 
     Waits for one record, then takes every other one already delivered, without Faust's
     per-record stream machinery (about 125 us a record). Faust's consumer hands over one
     record per event loop turn (``Consumer._drain_messages`` awaits each delivery), so it
-    gives the loop a few turns, up to ``linger`` seconds, while records keep coming:
+    gives the loop turns, up to ``linger`` seconds, while records keep coming:
     larger batches cost less per record (produce requests, table writes, marks). When
     ``IDLE_TURNS`` turns bring nothing, the batch goes at once. Each record is tracked as
     unacknowledged, as Faust's stream does, and acknowledged only when the caller asks
