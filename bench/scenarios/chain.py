@@ -159,7 +159,9 @@ async def _plain_faust(ctx: Context) -> dict[str, Any]:
 async def run(ctx: Context) -> dict[str, Any]:
     at = await _at_stream(ctx)
     base = await _raw(ctx)
-    plain = await _plain_faust(ctx)
+    plain: dict[str, Any] = {"status": "not run"}
+    if ctx.mode.chain_plain_faust:
+        plain = await _plain_faust(ctx)
     two: dict[str, Any] = {"status": "not run"}
     if ctx.mode.chain_two_workers:
         two = await _two_workers(ctx)
