@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP, CollectionT
 
+from app.faust_internals import close_store_dbs, store_db
 from app.logs import fields
 
 log = logging.getLogger(__name__)
@@ -129,15 +130,13 @@ def _apply(store: RocksDBStore, tp: TopicPartition, records: list[Any]) -> None:
             batch.delete(record.key)
         else:
             batch.put(record.key, record.value)
-    store._db_for_partition(tp.partition).write(batch)
+    store_db(store, tp.partition).write(batch)
     store.set_persisted_offset(TP(tp.topic, tp.partition), records[-1].offset)
 
 
 def _close(store: RocksDBStore) -> None:
     """Close what the restore opened: Faust opens each partition again when it is assigned."""
-    for partition in list(store._dbs):
-        db = store._dbs.pop(partition)
-        db.close()
+    close_store_dbs(store)
 
 
 async def restore_before_start(tables: Iterable[CollectionT], bootstrap: str) -> None:

@@ -1,4 +1,5 @@
-"""The baseline processes: the bare aiohttp handler and the raw aiokafka two-hop loop."""
+"""The baseline processes: the bare aiohttp handler, the raw aiokafka two-hop loop and the
+chain in plain per-record Faust."""
 
 from __future__ import annotations
 
@@ -97,3 +98,14 @@ def raw_loop(bootstrap: str, group: str, topics: list[str], workdir: Path) -> Se
         ["-m", "bench.rawloop", "--bootstrap", bootstrap, "--group", group, *topics],
         workdir,
     )
+
+
+def plain_faust(bootstrap: str, group: str, topics: list[str], workdir: Path) -> Service:
+    """Start the chain as plain per-record Faust agents over ``topics`` (signals, orders, fills)."""
+    data = workdir / "data"
+    return Service.launch(
+        "plain-faust",
+        ["-m", "bench.plainfaust", "--bootstrap", bootstrap, "--group", group,
+         "--datadir", str(data), *topics],
+        workdir,
+    )  # fmt: skip

@@ -16,6 +16,7 @@ class Mode:
     chain_count: int  # signals preloaded for the catch-up
     chain_timeout: float  # give up on a catch-up after this many seconds
     chain_two_workers: bool  # also the catch-up by two workers of one group
+    chain_plain_faust: bool  # also the same chain in plain per-record Faust (a baseline)
     startup_repeats: int  # fresh worker launches (each followed by a restart)
     recovery_keys: tuple[int, ...]  # positions table sizes recovered cold
     recovery_timeout: float  # seconds a recovery may take before it counts as failed
@@ -34,6 +35,7 @@ FULL = Mode(
     chain_count=200_000,
     chain_timeout=600.0,
     chain_two_workers=True,
+    chain_plain_faust=True,
     startup_repeats=3,
     recovery_keys=(100_000, 1_000_000),
     recovery_timeout=600.0,
@@ -52,6 +54,7 @@ QUICK = Mode(
     chain_count=20_000,
     chain_timeout=90.0,
     chain_two_workers=False,  # keeps --quick under 3 minutes
+    chain_plain_faust=True,
     startup_repeats=1,
     recovery_keys=(10_000, 50_000),
     recovery_timeout=120.0,
@@ -70,6 +73,7 @@ SMOKE = Mode(
     chain_count=300,
     chain_timeout=30.0,
     chain_two_workers=True,  # the smoke test runs that code too
+    chain_plain_faust=False,  # a third Faust start-up would take the smoke test past 2 min
     startup_repeats=0,  # the cold start (stack bring-up) is still measured
     recovery_keys=(1000,),
     recovery_timeout=60.0,

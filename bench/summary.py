@@ -99,6 +99,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 times(ch["ratio"]),
             )
         )
+        plain = ch.get("plain_faust") or {}
+        if plain.get("signals_per_s") is not None:
+            out.append(
+                (
+                    "3. Chain catch-up vs plain per-record Faust (baseline column)",
+                    "signals/s",
+                    num(ch["at_stream"]["signals_per_s"], 0),
+                    num(plain["signals_per_s"], 0),
+                    times(ch.get("plain_faust_ratio")),
+                )
+            )
         two = ch.get("two_workers") or {}
         if two.get("signals_per_s") is not None:
             out.append(

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
+from app import faust_internals
+from app.faust_internals import note_partition, partition_db
 from app.settings import Settings
 
 MIB = 1024 * 1024
@@ -68,7 +70,7 @@ def partition_get(table: Any, partition: int, key: bytes) -> bytes | None:
     Faust's store looks a key up in every partition's database when no event names the
     partition; the caller that knows it reads one.
     """
-    value: bytes | None = table.data._db_for_partition(partition).get(key)
+    value: bytes | None = partition_db(table, partition).get(key)
     return value
 
 
@@ -79,25 +81,24 @@ def partition_set(table: Any, partition: int, key: bytes, value: bytes | None) -
     database, then the changelog record (buffered, not awaited; its ack moves the
     persisted offset). Faust's RocksDB store has no public call for it.
     """
-    store = table.data
-    db = store._db_for_partition(partition)
+    db = partition_db(table, partition)
     if value is None:
         db.delete(key)
-        store._key_index.pop(key, None)
+        note_partition(table, key, None)
     else:
         db.put(key, value)
-        store._key_index[key] = partition
+        note_partition(table, key, partition)
     table.send_changelog(partition, key, value, value_serializer="raw")  # None: a tombstone
 
 
 def size_estimate(table: Any) -> int:
     """RocksDB's estimate of the keys this worker holds of ``table`` (every open partition).
 
-    Cheap (no scan): the ``rocksdb.estimate-num-keys`` property of each partition's
-    database, which Faust's store keeps in ``_dbs``; deletes are counted until compacted.
+    Cheap (no scan): the ``rocksdb.estimate-num-keys`` property of each open partition
+    database; deletes are counted until compacted.
     """
     total = 0
-    for db in list(getattr(table.data, "_dbs", {}).values()):
+    for db in faust_internals.open_dbs(table):
         value = db.property_int_value("rocksdb.estimate-num-keys")
         total += int(value or 0)
     return total

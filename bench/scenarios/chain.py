@@ -1,4 +1,5 @@
-"""Scenario 3: chain catch-up, against a raw aiokafka two-hop loop on the same records.
+"""Scenario 3: chain catch-up, against a raw aiokafka two-hop loop and the same chain in
+plain per-record Faust (``bench/plainfaust.py``), on the same records.
 
 N valid Signal records are preloaded onto a fresh ``signals`` topic, then the consumer is
 started, and the clock runs until the N-th fill is on ``fills``. Two rates are reported,
@@ -144,19 +145,35 @@ async def _raw(ctx: Context) -> dict[str, Any]:
     return await catch_up(ctx, "raw loop", names, launch)
 
 
+async def _plain_faust(ctx: Context) -> dict[str, Any]:
+    prefix = unique("plain")
+    names = [f"{prefix}-signals", f"{prefix}-orders", f"{prefix}-fills"]
+
+    async def launch() -> tuple[Stopper, Alive]:
+        svc = baselines.plain_faust(ctx.bootstrap, prefix, names, ctx.workdir / prefix)
+        return svc.stop, lambda: svc.proc.poll() is None
+
+    return await catch_up(ctx, "plain Faust", names, launch)
+
+
 async def run(ctx: Context) -> dict[str, Any]:
     at = await _at_stream(ctx)
     base = await _raw(ctx)
+    plain: dict[str, Any] = {"status": "not run"}
+    if ctx.mode.chain_plain_faust:
+        plain = await _plain_faust(ctx)
     two: dict[str, Any] = {"status": "not run"}
     if ctx.mode.chain_two_workers:
         two = await _two_workers(ctx)
-    errors = [r["error"] for r in (at, base) if r.get("status") == "failed"]
+    errors = [r["error"] for r in (at, base, plain) if r.get("status") == "failed"]
     return {
         "status": "failed" if errors else "measured",
         **({"error": "; ".join(errors)} if errors else {}),
         "at_stream": at,
         "baseline": base,
         "ratio": ratio(at.get("signals_per_s"), base.get("signals_per_s")),
+        "plain_faust": plain,
+        "plain_faust_ratio": ratio(at.get("signals_per_s"), plain.get("signals_per_s")),
         "two_workers": two,
         "two_workers_ratio": ratio(two.get("signals_per_s"), base.get("signals_per_s")),
     }

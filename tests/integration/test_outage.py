@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from app.broker import LocalKafka
@@ -52,7 +53,8 @@ SENDERS_PER_KIND = 6
 SIGNALS_PER_SENDER = 40
 PAUSE_SECONDS = 0.35  # 18 senders: ~50 signals/s while the broker answers
 OUTAGE_SECONDS = 10.0
-GIVE_UP_SECONDS = 120.0
+DEADLINE_SECONDS = 2
+GIVE_UP_SECONDS = 60.0
 
 
 def _headers(kind: str, identity: str, body: bytes) -> dict[str, str]:
@@ -71,7 +73,7 @@ def _headers(kind: str, identity: str, body: bytes) -> dict[str, str]:
 
 async def _deliver(
     http: aiohttp.ClientSession, worker: Worker, kind: str, identity: str, body: bytes,
-    tally: Counter[str],
+    tally: Counter[str], accepted_at: list[float],
 ) -> str:  # fmt: skip
     """Send until a 2xx; every 503 is retried with the same identity. The signal id."""
     path = "/webhook/signals/engine" if kind == "webhook-id" else "/webhook/signals"
@@ -89,38 +91,56 @@ async def _deliver(
             await asyncio.sleep(0.5)
             continue
         tally[f"{status}"] += 1
-        assert time.monotonic() - started < 8, "an answer took longer than the deadline allows"
+        took = time.monotonic() - started
+        assert took < DEADLINE_SECONDS + 2, f"an answer took {took:.1f} s: past the deadline"
         if status == 202:
+            accepted_at.append(time.monotonic())
             if answer.get("replayed"):
                 tally["replayed"] += 1
             return str(answer["signal_id"])
         assert status in {503, 409}, (status, answer)  # 409: the first try is still in flight
+        tally[f"{status} {answer.get('detail', '')[:60]}"] += 1
         await asyncio.sleep(float(r.headers.get("Retry-After", "1")) / 4)
-    raise AssertionError(f"{kind} {identity}: no 2xx within {GIVE_UP_SECONDS} s")
+    raise AssertionError(f"{kind} {identity}: no 2xx within {GIVE_UP_SECONDS} s: {tally}")
 
 
 async def _sender(
-    http: aiohttp.ClientSession, worker: Worker, kind: str, n: int, tally: Counter[str]
-) -> list[str]:
+    http: aiohttp.ClientSession, worker: Worker, kind: str, n: int, tally: Counter[str],
+    accepted_at: list[float],
+) -> list[str]:  # fmt: skip
     ids = []
     for i in range(SIGNALS_PER_SENDER):
         body = signal_body(account=f"out-{kind}", symbol=f"S{n}X{i}", quantity="1")
-        ids.append(await _deliver(http, worker, kind, unique(f"{kind}-{n}-{i}"), body, tally))
+        identity = unique(f"{kind}-{n}-{i}")
+        ids.append(await _deliver(http, worker, kind, identity, body, tally, accepted_at))
         await asyncio.sleep(PAUSE_SECONDS)
     return ids
 
 
-async def _outage(broker: LocalKafka) -> tuple[float, float]:
+async def _outage(broker: LocalKafka, how: str) -> tuple[float, float]:
+    """Stop and start the broker (``restart``), or freeze it (``hang``: SIGSTOP, a GC
+    pause or a stuck disk) for ``OUTAGE_SECONDS``; (down, back) on the monotonic clock."""
     await asyncio.sleep(3.0)
     down = time.monotonic()
-    await asyncio.to_thread(broker.stop)
-    await asyncio.sleep(OUTAGE_SECONDS)
-    await asyncio.to_thread(broker.start)
+    pid = broker.pid()
+    assert pid is not None
+    if how == "restart":
+        await asyncio.to_thread(broker.stop)
+    else:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(OUTAGE_SECONDS)
+    finally:
+        if how == "restart":
+            await asyncio.to_thread(broker.start)
+        else:
+            os.kill(pid, signal.SIGCONT)
     return down, time.monotonic()
 
 
+@pytest.mark.parametrize("how", ["restart", "hang"])
 async def test_retrying_every_503_executes_every_signal_once(
-    own_broker: LocalKafka, tmp_path: Path
+    own_broker: LocalKafka, tmp_path: Path, how: str
 ) -> None:
     providers = tmp_path / "providers.toml"
     providers.write_text(PROVIDERS)
@@ -131,22 +151,24 @@ async def test_retrying_every_503_executes_every_signal_once(
         unique("outage"),
         {
             "AT_STREAM_PROVIDERS_FILE": str(providers),
-            "AT_STREAM_REQUEST_DEADLINE_SECONDS": "2",
+            "AT_STREAM_REQUEST_DEADLINE_SECONDS": str(DEADLINE_SECONDS),
             "AT_STREAM_DEFAULT_RATE_LIMIT": "0",
         },
     )
     tally: Counter[str] = Counter()
+    accepted_at: list[float] = []
     try:
         await worker.wait_ready()
         async with aiohttp.ClientSession() as http:
-            outage = asyncio.create_task(_outage(own_broker))
+            outage = asyncio.create_task(_outage(own_broker, how))
             senders = [
-                _sender(http, worker, kind, n, tally)
+                _sender(http, worker, kind, n, tally, accepted_at)
                 for kind in KINDS
                 for n in range(SENDERS_PER_KIND)
             ]
             results = await asyncio.gather(*senders)
-            await outage
+            down, back = await outage
+            assert worker.proc is not None and worker.proc.poll() is None  # no crash
             intended = [sid for ids in results for sid in ids]
             total = len(KINDS) * SENDERS_PER_KIND * SIGNALS_PER_SENDER
             assert len(intended) == total
@@ -173,7 +195,13 @@ async def test_retrying_every_503_executes_every_signal_once(
         assert set(fills_per_signal) == set(intended)
         assert all(len(f) == 1 for f in fills_per_signal.values())  # one fill each
         late = _metric(metrics, "at_stream_webhook_late_writes_total")
+        after = [t for t in accepted_at if t > back]
         report = {
+            "outage": how,
+            "gap_after_broker_back_s": round(min(after) - back, 2) if after else None,
+            "no_2xx_while_down_s": round(min(after) - max(t for t in accepted_at if t < down), 2)
+            if after and any(t < down for t in accepted_at)
+            else None,
             "intended": total,
             "answers": dict(tally),
             "late_writes_recorded": late,

@@ -1,0 +1,152 @@
+"""What ``app.faust_internals`` relies on in Faust is still there and does what we use.
+
+A Faust upgrade that renames or moves one of these fails here, not in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+from faust.events import Event
+from faust.streams import current_event
+from faust.transport.conductor import Conductor
+from faust.transport.consumer import Consumer
+from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
+from mode.utils.queues import FlowControlEvent, ThrowableQueue
+
+from app import faust_internals
+from app.settings import Settings
+from app.tables import raw_table, size_estimate
+
+
+def test_the_names_used_are_there() -> None:
+    from faust.stores.rocksdb import Store
+
+    for name in ("_db_for_partition", "set_persisted_offset", "persisted_offset"):
+        assert callable(getattr(Store, name)), name
+    assert isinstance(faust.streams._current_event, contextvars.ContextVar)
+    assert {"tracked", "generation_id", "acked", "refcount"} <= set(Message.__slots__)
+    assert isinstance(Consumer.unacked, property)
+    assert isinstance(Conductor.acking_topics, property)
+    assert hasattr(faust.App, "consumer_generation_id") and hasattr(faust.App, "flow_control")
+    for name in ("get", "get_nowait", "empty"):
+        assert callable(getattr(ThrowableQueue, name)), name
+
+
+@pytest.fixture
+def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("API_KEY_HMAC_SECRET", "unit-test-secret")
+    app = faust.App("internals-test", store="rocksdb://", datadir=str(tmp_path), autodiscover=False)
+    settings = Settings(topic_partitions=2)
+    return raw_table(app, "things", settings, "test table")
+
+
+def test_partition_writes_and_the_persisted_offset(table: Any) -> None:
+    faust_internals.partition_db(table, 1).put(b"k", b"v")
+    faust_internals.note_partition(table, b"k", 1)
+    assert table.data._key_index[b"k"] == 1
+    assert faust_internals.partition_db(table, 0).get(b"k") is None
+    assert table.data.get(b"k") == b"v"  # outside an event: found through the key index
+    faust_internals.note_partition(table, b"k", None)
+    assert b"k" not in table.data._key_index
+    faust_internals.set_persisted_offset(table, 1, 41)
+    topic = table.changelog_topic.get_topic_name()
+    assert table.data.persisted_offset(TP(topic, 1)) == 41
+    assert table.data.persisted_offset(TP(topic, 0)) is None
+    assert len(faust_internals.open_dbs(table)) == 2  # both partitions were opened
+    assert size_estimate(table) >= 0
+    faust_internals.close_store_dbs(table.data)
+    assert not table.data._dbs
+
+
+def _event(app: Any, partition: int, offset: int, generation: int = 1) -> Event:
+    message = ConsumerMessage(
+        "t", partition, offset, 0.0, 0, None, b"k", b"v", None, generation_id=generation
+    )
+    return Event(app, b"k", b"v", None, message)
+
+
+def test_in_event_is_faust_current_event() -> None:
+    event = _event(None, 3, 9)
+    assert current_event() is None
+    with faust_internals.in_event(event):
+        assert current_event() is event
+    assert current_event() is None
+
+
+def _fake_stream(queue: ThrowableQueue[Any], generation: int = 1) -> Any:
+    unacked: set[Message] = set()
+
+    def ack(message: Message) -> bool:  # what Faust's Consumer.ack does with them
+        message.acked = True
+        unacked.discard(message)
+        return True
+
+    consumer = SimpleNamespace(unacked=unacked, ack=ack)
+    app = SimpleNamespace(
+        consumer=consumer,
+        topics=SimpleNamespace(acking_topics={"t"}),
+        flow_control=SimpleNamespace(is_active=lambda: True),
+        consumer_generation_id=generation,
+    )
+
+    async def maybe_start() -> None:
+        return None
+
+    return SimpleNamespace(
+        app=app, channel=SimpleNamespace(queue=queue), should_stop=False, maybe_start=maybe_start
+    )
+
+
+def test_batches_take_what_is_there_and_ack_only_on_the_next_take() -> None:
+    async def run() -> None:
+        queue: ThrowableQueue[Any] = ThrowableQueue(flow_control=FlowControlEvent())
+        stream = _fake_stream(queue)
+        events = [_event(stream.app, 0, n) for n in range(5)]
+        stale = _event(stream.app, 0, 5, generation=0)  # from before a rebalance
+        for event in [*events[:3], stale]:
+            event.message.incref()
+            queue.put_nowait(event)
+        taken = faust_internals.batches(stream, max_records=2)
+        first = await taken.__anext__()
+        assert first == events[:2]
+        assert all(e.message.tracked and not e.message.acked for e in first)
+        assert stream.app.consumer.unacked == {e.message for e in first}
+        second = await taken.__anext__()  # acks the first batch, then takes the rest
+        assert all(e.message.acked for e in first) and not stream.app.consumer.unacked - {
+            events[2].message
+        }
+        assert second == [events[2]] and stale.message.acked and not events[2].message.acked
+        for event in events[3:]:
+            event.message.incref()
+            queue.put_nowait(event)
+        assert await taken.__anext__() == events[3:]
+        await taken.aclose()  # the caller gave up (it raised): not acknowledged
+        assert not any(e.message.acked for e in events[3:])
+
+    asyncio.run(run())
+
+
+def test_batches_end_when_faust_stops_the_channel() -> None:
+    async def run() -> list[list[Any]]:
+        queue: ThrowableQueue[Any] = ThrowableQueue(flow_control=FlowControlEvent())
+        stream = _fake_stream(queue)
+        event = _event(stream.app, 0, 0)
+        event.message.incref()
+        queue.put_nowait(event)
+        taken = [batch async for batch in _until_stopped(stream, queue)]
+        return taken
+
+    async def _until_stopped(stream: Any, queue: ThrowableQueue[Any]) -> Any:
+        async for batch in faust_internals.batches(stream, max_records=10):
+            yield batch
+            await queue.throw(StopAsyncIteration())  # what Faust does on stop
+
+    assert len(asyncio.run(run())) == 1
