@@ -66,3 +66,17 @@ def unknown_field_label(provider: str, name: str) -> str:
         return "other"
     seen.add(name)
     return name
+
+
+SIGNAL_TO_FILL = Histogram(
+    "at_stream_signal_to_fill_seconds",
+    "Webhook received (the signal's received_at) to its fill acknowledged on the fills topic "
+    "(the fill record's broker timestamp), for fills the simulator produced.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+
+def observe_signal_to_fill(received_at: float, fill_timestamp_ms: int) -> None:
+    """One fill's end-to-end latency, from the timestamps its records carry."""
+    if fill_timestamp_ms > 0:
+        SIGNAL_TO_FILL.observe(max(0.0, fill_timestamp_ms / 1000 - received_at))

@@ -39,6 +39,13 @@ def offset_of(ack: Ack) -> int:
     return offset
 
 
+def timestamp_of(ack: Ack) -> int:
+    """The broker timestamp (ms; CreateTime, set by our producer) of an acknowledged record."""
+    assert isinstance(ack, asyncio.Future) and ack.done()
+    stamp: int = ack.result().timestamp
+    return stamp
+
+
 async def produce(topic: TopicT, key: bytes | None, value: bytes, headers: Headers) -> Ack:
     """Send one record (partitioned by its key, as Faust would); the ack, not awaited."""
     if headers is not None and not isinstance(headers, list):

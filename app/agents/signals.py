@@ -29,6 +29,7 @@ from app.agents import (
     offset_of,
     produce,
     stage_book,
+    timestamp_of,
 )
 from app.book import Book
 from app.errors import AtStreamError, DecodeError
@@ -36,7 +37,7 @@ from app.execution import immediate_fill, order_for
 from app.faust_internals import batches
 from app.logs import fields
 from app.main import app, fills_topic, orders_topic, signals_topic
-from app.metrics import DUPLICATES, EVENTS_EMITTED
+from app.metrics import DUPLICATES, EVENTS_EMITTED, observe_signal_to_fill
 from app.models import Fill, Order, Signal
 from app.tables import order_states
 from app.tables.batch import TableWrites
@@ -103,6 +104,8 @@ async def _process(events: list[EventT[bytes]]) -> None:
         )
         executions.append(Execution(partition, event.key, cid, order, fill, order_ack, fill_ack))
     await asyncio.gather(*acks, *(a for e in executions for a in (e.order_ack, e.fill_ack)))
+    for e in executions:
+        observe_signal_to_fill(e.order.created_at.timestamp(), timestamp_of(e.fill_ack))
     writes = TableWrites()
     for partition, book in _apply(executions).items():
         stage_book(writes, partition, book)

@@ -79,7 +79,8 @@ def _owner(app: Any, key: str) -> URL:
     """The web URL of the worker that owns ``key``'s partition of ``deliveries``."""
     try:
         return URL(str(app.router.key_store(deliveries.name, key.encode())))
-    except Exception:  # no assignment or no topic metadata yet (start-up, rebalance)
+    except Exception as exc:  # no assignment or no topic metadata yet (start-up, rebalance)
+        log.info("owner of a key not known: %s", repr(exc)[:200])
         raise NotReady("the owner of this key is not known yet", headers=RETRY) from None
 
 
