@@ -93,6 +93,12 @@ engine_stop() {
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null || true
     fi
+    # dockerd bind-mounts the host's network namespace under its exec root: undo it.
+    local m
+    for m in $(awk -v d="$ENGINE_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf "$ENGINE_DIR" 2>/dev/null || true
     if ip link show docker0 >/dev/null 2>&1; then
         echo "containers: WARNING: a docker0 interface exists after dockerd stopped" >&2
     fi
