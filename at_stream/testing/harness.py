@@ -433,9 +433,10 @@ class AtStream:
                 with urllib.request.urlopen(request, timeout=30) as resp:
                     status, text = resp.status, resp.read()
             except urllib.error.HTTPError as err:
-                status, text, retry_after = err.code, err.read(), err.headers.get("Retry-After")
+                status, text = err.code, err.read()
+                retry_after = str(err.headers.get("Retry-After") or "")
                 if status == 503 and expect != 503 and time.monotonic() < deadline:
-                    wait = float(retry_after) if (retry_after or "").isdigit() else 1.0
+                    wait = float(retry_after) if retry_after.isdigit() else 1.0
                     time.sleep(min(wait, 1.0))
                     continue
             break
