@@ -284,11 +284,30 @@ class Worker:
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
                     if resp.status == 200:
+                        self._wait_router()
                         return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.25)
         raise AssertionError(f"worker not ready in {timeout}s:\n{self.logs()}")
+
+    def _wait_router(self, timeout: float = 10.0) -> None:
+        """After /readyz: until a keyed read answers below 500 (its owner known), <= 10 s.
+
+        /readyz can answer 200 a moment before the router knows the owners of the keys;
+        a keyed GET has no side effect and answers 404 as soon as it does.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/positions/ready-probe/PROBE", timeout=2):
+                    return
+            except urllib.error.HTTPError as err:
+                if err.code < 500:
+                    return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Send ``sig`` and wait for the exit; SIGKILL after ``timeout``. The exit code."""
