@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-quick broker-stop clean
+.PHONY: run test images lint bench bench-quick broker-stop clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,12 @@ run: $(BIN)/.installed  ## broker (local Kafka unless KAFKA_BOOTSTRAP_SERVERS) +
 	$(BIN)/at-stream dev
 
 test: $(BIN)/.installed  ## the whole suite, integration tests on a real broker included
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app at_stream tests bench examples
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	ci/test-paths  # local-launcher path, and the container path when Docker can run
+
+images: $(BIN)/.installed  ## base, Kafka and at-stream images (needs a Docker engine: DOCKER_HOST)
+	ci/with-docker images/build.sh
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

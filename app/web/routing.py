@@ -66,7 +66,17 @@ def checks(app: Any) -> dict[str, bool]:
         "not_rebalancing": not app.rebalancing,
         "tables_recovered": bool(recovery.completed.is_set() and not recovery.in_recovery),
         "partitions_assigned": bool(app.consumer.assignment()),
+        "key_owners_known": _owners_known(app),
     }
+
+
+def _owners_known(app: Any) -> bool:
+    """The router can name the worker that owns a key (it can lag the assignment)."""
+    try:
+        app.router.key_store(deliveries.name, b"readiness-probe")
+    except Exception:
+        return False
+    return True
 
 
 def ready(app: Any) -> bool:

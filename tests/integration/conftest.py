@@ -1,22 +1,24 @@
 """Real components for integration tests: one broker per session, workers per module.
 
-The broker is chosen once: ``KAFKA_BOOTSTRAP_SERVERS`` if set; else testcontainers'
-Redpanda if a Docker engine answers; else the project's own local Kafka launcher. These
-tests never skip for lack of Docker.
+The broker is chosen once: ``KAFKA_BOOTSTRAP_SERVERS`` if set; else a container started
+through testcontainers if a Docker engine answers (Redpanda if its image is present, else
+at-stream's own Kafka image of ``make images`` if present, else Redpanda pulled); else the
+project's own local Kafka launcher (``at_stream.testing.brokers.any_broker``). These tests
+never skip for lack of Docker, and the summary names the broker that ran.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from app.broker import LocalKafka
-from tests.integration.support import Worker, docker_available, start_local_kafka, unique
+from at_stream.testing.brokers import Broker, any_broker
+from tests.integration.support import Worker, start_local_kafka, unique
 
-REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.18"
+USED: list[Broker] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,21 +30,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a real Kafka-compatible broker."""
-    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if given:
-        yield given
-        return
-    if docker_available():
-        from testcontainers.kafka import RedpandaContainer
-
-        with RedpandaContainer(image=REDPANDA_IMAGE) as redpanda:
-            yield redpanda.get_bootstrap_server()
-        return
-    broker = start_local_kafka(tmp_path_factory)
-    try:
+    with any_broker(tmp_path_factory.mktemp("broker")) as broker:
+        USED.append(broker)
         yield broker.bootstrap
-    finally:
-        broker.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for broker in USED:
+        terminalreporter.write_line(f"integration broker: {broker.describe()}")
 
 
 @pytest.fixture

@@ -112,11 +112,26 @@ class Worker:
                 try:
                     async with http.get(self.url + "/readyz") as resp:
                         if resp.status == 200:
+                            await self._wait_router(http)
                             return
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.25)
         raise AssertionError(f"worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    async def _wait_router(self, http: aiohttp.ClientSession, timeout: float = 10.0) -> None:
+        """After /readyz: until a keyed read answers below 500 (its owner known), <= 10 s.
+
+        /readyz can answer 200 a moment before the router knows the owners of the keys
+        (then a signal gets 503 "the owner of this key is not known yet"); a keyed GET
+        has no side effect and answers 404 as soon as the owner is known.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with http.get(self.url + "/positions/ready-probe/PROBE") as resp:
+                if resp.status < 500:
+                    return
+            await asyncio.sleep(0.1)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
