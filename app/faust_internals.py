@@ -40,6 +40,17 @@ def open_dbs(table: Any) -> list[Any]:
     return list(getattr(table.data, "_dbs", {}).values())
 
 
+def owner_url(app: Any, topic: str, partition: int) -> str | None:
+    """The web URL of the worker that owns ``topic``'s ``partition``, from the assignor.
+
+    Faust's ``Router.key_store`` asks the producer's topic metadata for the key's partition
+    first, and that can lack the topic for minutes (after a broker hang); we know the
+    partition (``app.tables.partition_of``) and read the assignor's map directly.
+    """
+    url = app.assignor._tps_url.get(TP(topic, partition))
+    return None if url is None else str(url)
+
+
 def note_partition(table: Any, key: bytes, partition: int | None) -> None:
     """Tell the store's key index where ``key`` lives (None: it was deleted).
 

@@ -19,8 +19,10 @@ from faust import web
 from yarl import URL
 
 from app.errors import NotReady
+from app.faust_internals import owner_url
 from app.lifecycle import drain
 from app.main import providers, settings
+from app.tables import partition_of
 from app.tables.deliveries import deliveries
 from app.web.signal_writer import writer
 
@@ -71,27 +73,23 @@ def checks(app: Any) -> dict[str, bool]:
 
 
 def _owners_known(app: Any) -> bool:
-    """The router can name the worker that owns a key (it can lag the assignment)."""
-    try:
-        app.router.key_store(deliveries.name, b"readiness-probe")
-    except Exception:
-        return False
-    return True
+    """The assignor can name the worker that owns a key (it can lag the assignment)."""
+    return owner_url(app, deliveries.changelog_topic.get_topic_name(), 0) is not None
 
 
 def ready(app: Any) -> bool:
     """Partitions assigned, tables recovered, no rebalance under way, the webhook's producer
-    connected, not stopping."""
+    connected, key owners known, not stopping."""
     return all(checks(app).values())
 
 
 def _owner(app: Any, key: str) -> URL:
     """The web URL of the worker that owns ``key``'s partition of ``deliveries``."""
-    try:
-        return URL(str(app.router.key_store(deliveries.name, key.encode())))
-    except Exception as exc:  # no assignment or no topic metadata yet (start-up, rebalance)
-        log.info("owner of a key not known: %s", repr(exc)[:200])
-        raise NotReady("the owner of this key is not known yet", headers=RETRY) from None
+    topic = deliveries.changelog_topic.get_topic_name()
+    url = owner_url(app, topic, partition_of(key.encode(), settings.topic_partitions))
+    if url is None:  # no assignment known yet (start-up, rebalance)
+        raise NotReady("the owner of this key is not known yet", headers=RETRY)
+    return URL(url)
 
 
 def _same(a: URL, b: URL) -> bool:

@@ -32,6 +32,9 @@ def test_the_names_used_are_there() -> None:
     for name in ("_db_for_partition", "set_persisted_offset", "persisted_offset"):
         assert callable(getattr(Store, name)), name
     assert isinstance(faust.streams._current_event, contextvars.ContextVar)
+    from faust.assignor.partition_assignor import PartitionAssignor
+
+    assert "_tps_url" in PartitionAssignor.__init__.__code__.co_names  # owner_url reads it
     assert {"tracked", "generation_id", "acked", "refcount"} <= set(Message.__slots__)
     assert isinstance(Consumer.unacked, property)
     assert isinstance(Conductor.acking_topics, property)
