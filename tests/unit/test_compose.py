@@ -21,7 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.redpanda.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-REQUIRED_SERVICES = ("redpanda", "console", "nats", "worker", "worker-2", "prometheus", "grafana")
+REQUIRED_SERVICES = (
+    "redpanda",
+    "console",
+    "nats",
+    "postgres",
+    "worker",
+    "worker-2",
+    "prometheus",
+    "grafana",
+)
 WITHOUT_HEALTHCHECK = frozenset({"console"})
 NATS_CLIENT_PORT = 4222
 
