@@ -163,6 +163,11 @@ def _read(summary: str, schema: str, params: list[str], *, many: bool = False) -
                 },
                 "400": {"description": "A query parameter is missing", "content": problem},
                 "404": {"description": "Not found", "content": problem},
+                "503": {
+                    "description": "The owner of the key is not known yet or did not "
+                    "answer (see Retry-After)",
+                    "content": problem,
+                },
             },
         }
     }

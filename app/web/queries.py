@@ -13,11 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from faust import web
 from faust.exceptions import SameNode
 from yarl import URL
 
-from app.errors import InvalidQuery, NotFound
+from app.errors import InvalidQuery, NotFound, NotReady
 from app.ids import order_id_for
 from app.models import position_key
 from app.order_state import OrderState
@@ -95,6 +96,12 @@ class OnePosition(ProtectedView):
             return routed
         except SameNode:
             pass
+        except aiohttp.ClientError:  # the owner is stopping, restarting or unreachable
+            raise NotReady("the worker that owns this position did not answer",
+                           headers={"Retry-After": "1"}) from None  # fmt: skip
+        except (KeyError, IndexError, TypeError):  # no assignment or topic metadata yet
+            raise NotReady("the owner of this position is not known yet",
+                           headers={"Retry-After": "1"}) from None  # fmt: skip
         found = positions.get(key)
         if found is None:
             raise NotFound(f"no position for account {account!r} and symbol {symbol!r}")
