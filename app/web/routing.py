@@ -67,9 +67,17 @@ def checks(app: Any) -> dict[str, bool]:
         "webhook_producer_connected": bool(signals is not None and signals.connected),
         "not_rebalancing": not app.rebalancing,
         "tables_recovered": bool(recovery.completed.is_set() and not recovery.in_recovery),
-        "partitions_assigned": bool(app.consumer.assignment()),
+        "partitions_assigned": _assigned(app),
         "key_owners_known": _owners_known(app),
     }
+
+
+def _assigned(app: Any) -> bool:
+    """Partitions assigned to this worker (False too while its consumer is not started)."""
+    try:
+        return bool(app.consumer.assignment())
+    except Exception:  # ConsumerNotStarted during start-up
+        return False
 
 
 def _owners_known(app: Any) -> bool:
