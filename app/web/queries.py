@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 from faust import web
-from faust.exceptions import SameNode
 from yarl import URL
 
 from app.errors import InvalidQuery, NotFound, NotReady
@@ -24,6 +23,7 @@ from app.models import position_key
 from app.order_state import OrderState
 from app.positions import Position
 from app.tables import order_states, positions
+from app.web import routing
 from app.web.auth import ProtectedView, peer_headers
 from app.web.problem import ProblemView
 
@@ -89,19 +89,17 @@ class AccountPositions(ProtectedView):
 class OnePosition(ProtectedView):
     async def get(self, request: web.Request, account: str, symbol: str) -> web.Response:
         key = position_key(account, symbol)
-        try:
-            routed: web.Response = await self.app.router.route_req(
-                positions.positions.name, key, self.web, request
-            )
-            return routed
-        except SameNode:
-            pass
-        except aiohttp.ClientError:  # the owner is stopping, restarting or unreachable
-            raise NotReady("the worker that owns this position did not answer",
-                           headers={"Retry-After": "1"}) from None  # fmt: skip
-        except (KeyError, IndexError, TypeError):  # no assignment or topic metadata yet
-            raise NotReady("the owner of this position is not known yet",
-                           headers={"Retry-After": "1"}) from None  # fmt: skip
+        owner = routing.owner_of(self.app, positions.positions, key)
+        if not routing.is_me(self.app, owner) and not request.query.get("local"):
+            path: str = request.url.path
+            url = owner.with_path(path).with_query({**request.query, "local": "1"})
+            try:
+                async with self.app.http_client.get(url, headers=peer_headers(request)) as r:
+                    return self.bytes(await r.read(), content_type=r.content_type,
+                                      status=r.status)  # fmt: skip
+            except aiohttp.ClientError:  # the owner is stopping, restarting or unreachable
+                raise NotReady("the worker that owns this position did not answer",
+                               headers={"Retry-After": "1"}) from None  # fmt: skip
         found = positions.get(key)
         if found is None:
             raise NotFound(f"no position for account {account!r} and symbol {symbol!r}")

@@ -91,13 +91,28 @@ def ready(app: Any) -> bool:
     return all(checks(app).values())
 
 
-def _owner(app: Any, key: str) -> URL:
-    """The web URL of the worker that owns ``key``'s partition of ``deliveries``."""
-    topic = deliveries.changelog_topic.get_topic_name()
-    url = owner_url(app, topic, partition_of(key.encode(), settings.topic_partitions))
+def owner_of(app: Any, table: Any, key: bytes) -> URL:
+    """The web URL of the worker that owns ``key``'s partition of ``table``.
+
+    From the assignor's map and the partition Kafka's default partitioner gives the key
+    (as every topic and table here is partitioned), not Faust's ``Router.key_store``: that
+    asks the producer's topic metadata first, which lacks a changelog topic the producer
+    has not written to yet (and, after a broker hang, for minutes).
+    """
+    topic = table.changelog_topic.get_topic_name()
+    url = owner_url(app, topic, partition_of(key, settings.topic_partitions))
     if url is None:  # no assignment known yet (start-up, rebalance)
         raise NotReady("the owner of this key is not known yet", headers=RETRY)
     return URL(url)
+
+
+def is_me(app: Any, url: URL) -> bool:
+    return _same(url, URL(str(app.conf.canonical_url)))
+
+
+def _owner(app: Any, key: str) -> URL:
+    """The web URL of the worker that owns ``key``'s partition of ``deliveries``."""
+    return owner_of(app, deliveries, key.encode())
 
 
 def _same(a: URL, b: URL) -> bool:
