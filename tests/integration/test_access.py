@@ -59,6 +59,9 @@ async def test_read_api_wants_the_token(start_worker: Callable[..., Worker]) -> 
         refused = sum(float(line.split()[-1]) for line in text.splitlines()
                       if line.startswith("at_stream_api_auth_failures_total{"))  # fmt: skip
         assert refused >= len(PATHS) * 3
+    for worker in (first, second):  # the token, right or wrong, is never logged
+        log = worker.log_path.read_text(errors="replace")
+        assert TOKEN not in log and "Bearer wrong" not in log
 
 
 async def wait_for_auth(

@@ -24,6 +24,7 @@ import pytest
 from app import signing
 from app.schemes import sw_sign
 from tests.integration.support import (
+    SECRET,
     Worker,
     end_offsets,
     signal_body,
@@ -141,6 +142,9 @@ async def test_ten_thousand_forged_requests_are_all_refused(live: Worker) -> Non
     assert set(statuses) <= {401, 403}, statuses
     assert sum(statuses.values()) == FORGED
     assert await _ends(live) == before  # nothing written anywhere
+    log = live.log_path.read_text(errors="replace")
+    for secret in (SECRET, SW_SECRET, OLD_SECRET, "tv-shared-secret-1", "wrong-secret-123"):
+        assert secret not in log and secret.removeprefix("whsec_") not in log  # never logged
 
 
 async def test_malformed_requests_get_4xx_and_the_worker_stays_responsive(
