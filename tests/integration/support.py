@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord
 from app import signing
 from app.broker import LocalKafka
 from app.broker.launcher import free_port
-from app.errors import BrokerError
+from at_stream.testing import brokers
 
 SECRET = "integration-test-secret"
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,17 +145,8 @@ class Worker:
 
 
 def start_local_kafka(tmp: pytest.TempPathFactory, heap: str = "384m") -> LocalKafka:
-    """A started local broker; a port taken between choosing and binding it gets a retry."""
-    for attempt in range(3):
-        broker = LocalKafka(tmp.mktemp("kafka"), port=free_port(), heap=heap)
-        try:
-            broker.start()
-            return broker
-        except BrokerError:
-            broker.stop()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    """A started local broker in a fresh temp dir (the plugin's launcher, with its retry)."""
+    return brokers.start_local_kafka(tmp.mktemp("kafka"), heap)
 
 
 def signed_headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
