@@ -11,7 +11,6 @@ from app.errors import DecodeError
 
 CORRELATION_HEADER = "x-correlation-id"
 CAUSE_HEADER = "x-cause-id"
-EXECUTED_HEADER = "x-executed-by"
 """On an order: the agent that executed it (its fill is that agent's to produce)."""
 
 Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None

@@ -1,33 +1,26 @@
 """Consumes ``fills``: applies each fill to its position and its order, once.
 
-A fills record whose position applied it already (its offset is at or below the
-position's last fill offset: the signals agent's own fills, a redelivery) is skipped
-without decoding it. A fill its order state has applied is a duplicate at any distance
-(the order state keeps every fill id of its order); the position's own checks (the offset
-of the last fill, the last 64 fill ids) catch a redelivered record whose order state was
-not written yet (a crash between the two writes).
-
-Per batch: read, apply and write the tables of each partition with no await in between
-(so another agent's write cannot come between a read and its write), then the changelog
-and dead letters, every acknowledgement awaited.
+A fill its order state has applied is a duplicate at any distance (the order state keeps
+every fill id of its order); the position's own checks (the offset of the last fill, the
+last 64 fill ids) catch a redelivered record whose order state was not written yet (a
+crash between the two writes).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from faust import StreamT
-from faust.types import EventT
 
-from app.agents import BATCH_RECORDS, Ack, book_for, dead_letter, stage_book
-from app.book import Book
+from app import order_state
+from app.agents import dead_letter
 from app.errors import AtStreamError, DecodeError
-from app.faust_internals import batches
+from app.logs import fields
 from app.main import app, fills_topic
-from app.metrics import DUPLICATES
+from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
-from app.tables.batch import TableWrites
+from app.positions import apply_fill
+from app.tables import order_states, positions
 from app.topics import correlation_of, decode_keyed
 
 log = logging.getLogger(__name__)
@@ -35,37 +28,29 @@ log = logging.getLogger(__name__)
 
 @app.agent(fills_topic, name="fills", concurrency=1)
 async def process_fills(stream: StreamT[bytes]) -> None:
-    async for events in batches(stream, BATCH_RECORDS):
-        await _process(events)
-
-
-async def _process(events: list[EventT[bytes]]) -> None:
-    books: dict[int, Book] = {}
-    bad: list[tuple[EventT[bytes], str]] = []
-    duplicates = 0
-    for event in events:
-        partition, offset = event.message.partition, event.message.offset
-        key = event.key or b""
-        book = books.get(partition)
-        if book is None:
-            book = books[partition] = book_for(partition)
-        if book.seen(key, offset):
-            duplicates += 1
-            continue
+    async for event in stream.events():
         try:
             fill = decode_keyed(Fill, fills_topic.get_topic_name(), event.key, event.value)
-            if not book.apply(fill, correlation_of(event.headers), key, offset):
-                duplicates += 1
+            cid = correlation_of(event.headers)
+            state = order_states.get(fill.order_id) or order_state.from_fill(fill, cid)
+            if state.has_applied(fill.fill_id):  # produced again (e.g. after a crash)
+                DUPLICATES.labels(topic="fills").inc()
+                continue
+            position, applied = apply_fill(
+                positions.get(event.key), fill, offset=event.message.offset
+            )
+            new_state, _ = order_state.apply_fill(state, fill)
         except DecodeError as exc:
-            bad.append((event, exc.reason))
+            await dead_letter(event, exc.reason)
+            continue
         except AtStreamError as exc:  # mismatch, overfill, a transition that cannot be
-            bad.append((event, f"{type(exc).__name__}: {exc}"))
-    writes = TableWrites()
-    for partition, book in books.items():
-        stage_book(writes, partition, book)
-    writes.write_local()
-    acks: list[Ack] = [await dead_letter(event, reason) for event, reason in bad]
-    await writes.send(app.producer)  # acknowledged before Faust commits (it flushes)
-    await asyncio.gather(*acks)
-    if duplicates:
-        DUPLICATES.labels(topic="fills").inc(duplicates)
+            await dead_letter(event, f"{type(exc).__name__}: {exc}")
+            continue
+        if applied:
+            positions.put(position)
+            EVENTS_APPLIED.labels(table="positions").inc()
+        else:
+            DUPLICATES.labels(topic="fills").inc()
+        if new_state is not state:
+            order_states.put(new_state)
+        log.debug("fill applied", extra=fields(correlation_id=cid, fill_id=fill.fill_id))

@@ -1,20 +1,24 @@
 """The effects ledger: per input partition, how far an agent's effects are durable.
 
-An agent that produces records for the records it consumes (signals -> orders and fills,
-orders -> fills) notes, per input partition, the offset below which every record it
-produced has been acknowledged by the broker. A record at an offset below that mark is a
-redelivery or a replay whose effects are already in the log, so the agent does not
-produce them again.
-
-The agents work in batches and wait for every acknowledgement of a batch before they take
-the next one, so after a batch the mark is simply past its last record in each partition:
-it is written then (a RocksDB put and a changelog record per partition and batch), and
-does not trail. A crash between the acknowledgements and that write produces the batch's
-records again, with the same ids, and the consumers' own dedupe drops them.
+An agent that produces records for the records it consumes (signals -> orders, orders ->
+fills) notes, per input partition, the offset below which every record it produced has
+been acknowledged by the broker. A record at an offset below that mark is a redelivery
+or a replay whose effects are already in the log, so the agent does not produce them
+again. The mark trails by the ack latency: after a crash the last few records are
+produced again, with the same ids, and the consumers' own dedupe drops them.
 
 This ledger records effects, not derived state: ``at-stream reset`` keeps it, so a
-replay rebuilds tables without producing records again. One small entry per input
-partition.
+replay rebuilds tables without producing records again (but the few the mark trails by).
+One small entry per input partition.
+
+Cost: under load a mark is written to the table (a RocksDB put and a changelog record)
+every ``WRITE_EVERY`` records per partition, not per record, and a timer writes what has
+moved every ``WRITE_INTERVAL`` seconds, so it may trail by that much more; what it trails
+by is produced again after a crash or a replay, with the same ids. When the agent is not
+behind its acks (every record before the current one is acknowledged: a trickle) the mark
+is written at once; the timer writes the mark past a burst's last records once they are
+acknowledged, with no next record to carry it (the table is written in the context of
+the partition's last record, as if from the agent).
 
 The mark is cached in memory (the table's value is read once per partition, and again
 after each rebalance): only this worker writes it while it owns the partition, and a
@@ -23,13 +27,17 @@ stale cache could only be low, which is safe.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+import weakref
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from faust.streams import _current_event
 from faust.types import EventT
 
-from app.faust_internals import in_event
+from app.logs import fields
 from app.main import app, settings
 from app.tables import rocksdb_options
 
@@ -46,53 +54,112 @@ ledger = app.Table(
 
 log = logging.getLogger(__name__)
 
-LEDGERS: list[Ledger] = []
+WRITE_EVERY = 200
+WRITE_INTERVAL = 0.25
+WATERMARKS: list[Watermark] = []
 
 
-class Ledger:
-    """One agent's marks: ``done(event)`` before producing, ``advance(events)`` after."""
+class Watermark:
+    """One agent's marks: ``done(event)`` before producing, ``track(event, ack)`` after."""
 
     def __init__(self, agent: str) -> None:
         self.agent = agent
+        self._pending: dict[str, deque[tuple[int, Awaitable[Any]]]] = defaultdict(deque)
         self._marks: dict[str, int] = {}
         """Per key: the mark as last read from or written to the table."""
-        LEDGERS.append(self)
+        self._moved: dict[str, int] = {}
+        """Per key: a mark acknowledgements moved to that is not written yet."""
+        self._last: dict[str, EventT[Any]] = {}
+        """Per key: the last record tracked, the context the timer writes the mark in."""
+        WATERMARKS.append(self)
 
     def _key(self, event: EventT[Any]) -> str:
         return f"{self.agent}:{event.message.topic}:{event.message.partition}"
 
-    def _mark(self, key: str, event: EventT[Any]) -> int:
+    def _mark(self, key: str) -> int:
         mark = self._marks.get(key)
         if mark is None:
-            with in_event(event):  # the table's partition is the record's
-                mark = self._marks[key] = ledger.get(key, 0)
+            mark = self._marks[key] = ledger.get(key, 0)
         return mark
 
     def forget(self) -> None:
         """Drop the cached marks (on a rebalance: a partition may come back advanced)."""
         self._marks.clear()
+        self._pending.clear()
+        self._moved.clear()
+        self._last.clear()
 
     def done(self, event: EventT[Any]) -> bool:
         """True if this record's effects were produced and acknowledged before."""
-        return event.message.offset < self._mark(self._key(event), event)
+        return event.message.offset < self._mark(self._key(event))
 
-    def advance(self, events: Iterable[EventT[Any]]) -> None:
-        """Move each partition's mark past its last record of ``events``.
+    def track(self, event: EventT[Any], acks: Sequence[Awaitable[Any]]) -> None:
+        """Remember this record's produced records; move the mark past acknowledged ones."""
+        key = self._key(event)
+        pending = self._pending[key]
+        for ack in acks:
+            pending.append((event.message.offset, ack))
+        self._last[key] = event
+        mark = self._advance(key)
+        if mark is None:
+            return
+        caught_up = mark == event.message.offset  # all before this record is durable
+        if caught_up or mark - self._mark(key) >= WRITE_EVERY:
+            self._write(key, mark)
 
-        Call only once every record those events caused is acknowledged.
-        """
-        last: dict[str, EventT[Any]] = {}
-        for event in events:
-            last[self._key(event)] = event
-        for key, event in last.items():
-            mark = event.message.offset + 1
-            if mark > self._mark(key, event):
-                with in_event(event):
-                    ledger[key] = mark
-                self._marks[key] = mark
+    def flush(self) -> None:
+        """Write every mark that acknowledgements moved since it was last written."""
+        for key, event in list(self._last.items()):
+            mark = self._advance(key)
+            if mark is not None:
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    self._write(key, mark)
+                finally:
+                    _current_event.reset(token)
+            if not self._pending[key] and key not in self._moved:
+                del self._last[key]  # idle: nothing left to write for it
+
+    def _advance(self, key: str) -> int | None:
+        """The mark past the acknowledged head of ``key``'s pending records, if not written."""
+        pending = self._pending[key]
+        mark = None
+        while pending and _acknowledged(pending[0][1]):
+            offset, _ = pending.popleft()
+            if not pending or pending[0][0] != offset:
+                mark = offset + 1
+        if mark is not None and mark > self._mark(key):
+            self._moved[key] = mark
+        return self._moved.get(key)
+
+    def _write(self, key: str, mark: int) -> None:
+        ledger[key] = mark  # in the current event's context: its partition
+        self._marks[key] = mark
+        self._moved.pop(key, None)
+
+
+@app.timer(WRITE_INTERVAL, name="effects-marks")  # type: ignore[untyped-decorator]
+async def _flush_marks() -> None:
+    for watermark in WATERMARKS:
+        try:
+            watermark.flush()
+        except Exception:  # a mark not written is produced again later, never lost
+            log.warning(
+                "effects marks not written", exc_info=True, extra=fields(agent=watermark.agent)
+            )
 
 
 @app.on_partitions_revoked.connect
 def _forget_marks(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-    for entry in LEDGERS:
-        entry.forget()
+    for watermark in WATERMARKS:
+        watermark.forget()
+
+
+def _acknowledged(ack: Awaitable[Any]) -> bool:
+    """A send's future (Faust's FutureMessage is an asyncio Future) resolved without error."""
+    return (
+        isinstance(ack, asyncio.Future)
+        and ack.done()
+        and not ack.cancelled()
+        and ack.exception() is None
+    )

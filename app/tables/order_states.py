@@ -1,18 +1,15 @@
 """Order state by order id: changelog-backed RocksDB table.
 
-Written by the signals agent (the orders it executes, their fills applied), the orders
-agent (orders from elsewhere, accepted) and the fills agent (fills applied), per batch and
-partition (``stage``). Signals, orders and fills of one order share the key
-``account|symbol``, so every record of an order lands on the same partition number and the
-entry's partition is that of its records.
+Written by the orders agent (accepted) and the fills agent (fills applied). Orders and
+fills of one order share the key ``account|symbol``, so both events of an order land on
+the same partition number and the entry's changelog partition is that of its events.
 """
 
 from __future__ import annotations
 
 from app.main import app, settings
 from app.order_state import OrderState
-from app.tables import partition_get, raw_table, read
-from app.tables.batch import TableWrites
+from app.tables import raw_table, read
 
 order_states = raw_table(
     app,
@@ -34,14 +31,3 @@ def put(state: OrderState) -> None:
 def local() -> list[OrderState]:
     """The order states of this worker's partitions."""
     return [OrderState.loads(raw) for _, raw in order_states.items()]
-
-
-def get_in(partition: int, order_id: str) -> OrderState | None:
-    """Read from one partition's database (outside an event; the caller knows it)."""
-    raw = partition_get(order_states, partition, order_id.encode())
-    return None if raw is None else OrderState.loads(raw)
-
-
-def stage(writes: TableWrites, partition: int, state: OrderState) -> None:
-    """Stage a write of ``state`` in ``partition`` (its record's partition)."""
-    writes.put(order_states, partition, state.order_id.encode(), state.dumps())

@@ -1,16 +1,14 @@
 """Positions by ``account|symbol`` (netting mode): changelog-backed RocksDB table.
 
-Written by the signals agent (the fills it executes) and the fills agent (fills from the
-topic), per batch and partition (``stage``): a position's partition is that of its fills,
-whose key is the same ``account|symbol``.
+Written only by the fills agent, in the event context of the fill, whose key is the same
+``account|symbol``: the table's partition is the fill's partition.
 """
 
 from __future__ import annotations
 
 from app.main import app, settings
 from app.positions import Position
-from app.tables import partition_get, raw_table, read
-from app.tables.batch import TableWrites
+from app.tables import raw_table, read
 
 positions = raw_table(
     app,
@@ -32,14 +30,3 @@ def put(position: Position) -> None:
 def local() -> list[Position]:
     """The positions of this worker's partitions."""
     return [Position.loads(raw) for _, raw in positions.items()]
-
-
-def get_in(partition: int, key: bytes) -> Position | None:
-    """Read from one partition's database (outside an event; the caller knows it)."""
-    raw = partition_get(positions, partition, key)
-    return None if raw is None else Position.loads(raw)
-
-
-def stage(writes: TableWrites, partition: int, position: Position) -> None:
-    """Stage a write of ``position`` in ``partition`` (its record's partition)."""
-    writes.put(positions, partition, position.key, position.dumps())

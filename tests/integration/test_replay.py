@@ -101,8 +101,8 @@ async def test_full_replay_rebuilds_identical_positions(
             after = await r.read()
     assert after == before
     # The effects ledger knew the orders and fills were out: the replay rebuilt the tables
-    # and produced nothing again. (The batch agents move each mark past a batch once its
-    # records are acknowledged, so nothing trails by the time the worker stopped.)
+    # and produced nothing again. (Its marks trail by what was acknowledged in the last
+    # WRITE_INTERVAL; the worker ran idle longer than that before it stopped.)
     for topic, id_field in zip(topics, ("order_id", "fill_id"), strict=True):
         records = await read_topic(worker.bootstrap, topic, 10**9, timeout=5)
         ids = [json.loads(r.value)[id_field] for r in records]
