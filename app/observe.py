@@ -28,7 +28,8 @@ _reported: set[tuple[str, str]] = set()
 # Faust's own sensors (messages, events, commits, sends, rebalances, table ops), under the
 # fixed prefix ``faust_`` (not the app id, so dashboards work for every deployment),
 # served by our /metrics with the rest of the default registry.
-app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+if settings.faust_sensors:
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 
 # Series that exist from the start, so rates and alerts see a 0 rather than nothing.
 for _topic in (settings.signals_topic, settings.orders_topic, settings.fills_topic):

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
         1024, ge=1, le=100_000, description="Webhook requests handled at once; 503 past it."
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    faust_sensors: bool = Field(
+        True, description="Export Faust's own sensors (faust_*); they cost CPU per record."
+    )
     shutdown_timeout_seconds: float = Field(
         20.0, ge=1, le=600, description="SIGTERM: drain and stop within this, else exit 70."
     )
