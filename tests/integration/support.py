@@ -32,18 +32,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def docker_available() -> bool:
-    """True if a Docker engine answers (not just a docker client on PATH)."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        client.ping()
-        return True
-    except Exception:  # no engine, no socket, no permission: all mean "no Docker"
-        return False
-
-
 @dataclass
 class Worker:
     """An at-stream worker process with its own app id, topics and port."""
