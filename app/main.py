@@ -61,6 +61,7 @@ dead_letter_topic = _topic(settings.dead_letter_topic)
 
 # Registration: importing these modules attaches their agents and views to ``app``.
 from app import observe as _observe  # noqa: E402,F401
+from app import watchdog as _watchdog  # noqa: E402,F401
 from app.agents import fills as _fills  # noqa: E402,F401
 from app.agents import orders as _orders  # noqa: E402,F401
 from app.agents import signals as _signals  # noqa: E402,F401

@@ -113,6 +113,19 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         20.0, ge=1, le=600, description="SIGTERM: drain and stop within this, else exit 70."
     )
+    stall_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="An assigned input partition with lag and no commit for this long is "
+        "stalled: the worker asks for a rebalance (0: never).",
+    )
+    test_pause_partition: str | None = Field(
+        None,
+        pattern=r"^(signals|orders|fills):\d+$",
+        description="Reliability suite only: stop fetching this partition (e.g. signals:1) "
+        "once, as the stall bug does, so the watchdog can be seen to heal it.",
+    )
 
     # -- local broker launcher -------------------------------------------------------------
     broker_dir: Path = Field(Path("var/kafka"), description="Data and pid of the local Kafka.")

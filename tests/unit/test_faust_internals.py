@@ -179,3 +179,19 @@ def test_aiokafka_rebalances_when_a_subscribed_topic_appears() -> None:
     assert callable(GroupCoordinator._handle_metadata_update)
     assert callable(GroupCoordinator._get_metadata_snapshot)
     assert callable(GroupCoordinator._on_metadata_change)
+
+
+def test_the_watchdog_s_names_are_there() -> None:
+    """app.watchdog reads Faust's committed offsets and asks aiokafka for a rejoin."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from faust.transport.consumer import Consumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from mode.threads import QueueServiceThread
+
+    assert "_committed_offset" in Consumer.__annotations__
+    assert callable(AIOKafkaConsumerThread._ensure_consumer)
+    assert issubclass(AIOKafkaConsumerThread, QueueServiceThread)
+    assert callable(QueueServiceThread.call_thread)
+    assert callable(GroupCoordinator.request_rejoin)
+    assert callable(AIOKafkaConsumer.pause)
