@@ -88,3 +88,6 @@ STALL_REBALANCES = Counter(
     "at_stream_stall_rebalances_total",
     "Rebalances the watchdog asked for because an assigned partition stalled.",
 )
+ASYNCIO_TASKS = Gauge(
+    "at_stream_asyncio_tasks", "asyncio tasks alive in the worker's event loop (leak watch)."
+)
