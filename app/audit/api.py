@@ -16,9 +16,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
@@ -34,6 +35,7 @@ from app.web.openapi import PROBLEM
 from app.web.problem import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
+BEARER = HTTPBearer(auto_error=False, description="AT_STREAM_API_TOKEN")
 ID = r"^[A-Za-z0-9._:\-]{1,128}$"
 TOPIC = r"^[A-Za-z0-9._\-]{1,200}$"
 
@@ -86,9 +88,9 @@ class TraceOut(BaseModel):
     steps: list[TraceStep]
 
 
-def problem(exc: ProblemError, request: Request) -> JSONResponse:
-    return ORJSONResponse(
-        exc.to_problem(request.url.path),
+def problem(exc: ProblemError, request: Request) -> Response:
+    return Response(
+        orjson.dumps(exc.to_problem(request.url.path)),
         status_code=exc.status,
         headers=exc.headers,
         media_type=PROBLEM_JSON,
@@ -138,12 +140,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        default_response_class=ORJSONResponse,
     )
-    bearer = HTTPBearer(auto_error=False, description="AT_STREAM_API_TOKEN")
 
     async def require_token(
-        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> None:
         if token is None:
             return
@@ -164,11 +164,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return state["store"]
 
     @api.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+    async def _problem(request: Request, exc: ProblemError) -> Response:
         return problem(exc, request)
 
     @api.exception_handler(StoreUnavailable)
-    async def _down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    async def _down(request: Request, exc: StoreUnavailable) -> Response:
         log.warning("audit store unavailable: %s", exc.reason)
         return problem(
             StoreDown("the audit store did not answer; retry later", headers={"Retry-After": "5"}),
@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
 
     @api.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {
                 "pointer": "/" + "/".join(str(p) for p in e["loc"]),
@@ -188,7 +188,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return problem(InvalidQuery(f"{len(errors)} parameter error(s)", errors=errors), request)
 
     @api.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         error: ProblemError = NotFound(f"no route {request.url.path}")
         if exc.status_code != 404:
             error = InvalidQuery(str(exc.detail))
@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return problem(error, request)
 
     @api.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("audit API error on %s", request.url.path)
         return problem(InternalError("the request could not be handled; it was logged"), request)
 

@@ -293,7 +293,8 @@ async def test_store_outage_pauses_the_sink_not_the_pipeline(audit: Audit) -> No
                 async with http.get(f"{audit.api}/audit/events") as r:
                     assert r.status == 503 and r.content_type == "application/problem+json"
                     assert (await r.json(content_type=None))["type"].endswith(
-                        "/audit-store-unavailable")
+                        "/audit-store-unavailable"
+                    )
     finally:
         audit.make_available()
     await every_offset_once(audit, timeout=90)  # caught up, nothing lost
