@@ -88,14 +88,39 @@ class AuditSink(Service):
     async def on_start(self) -> None:
         if settings.audit_sink:
             self.run_future = self.add_future(self._run())
+            self.add_future(self._lag())
+            if settings.audit_retention_days or settings.audit_retention_topics:
+                self.add_future(self._retention())
 
     async def _run(self) -> None:
-        try:
-            await self._consume()
-        except Stopped:
-            pass
-        except SchemaTooNew as exc:
-            log.critical("audit sink not started: %s", exc)
+        """The sink, restarted after any unexpected error: it never takes the worker down
+        (and never skips: a restart resumes from the committed offsets)."""
+        delay = BACKOFF_START
+        while not self.halt.is_set():
+            try:
+                await self._consume()
+                return
+            except Stopped:
+                return
+            except SchemaTooNew as exc:
+                log.critical("audit sink not started: %s", exc)
+                return
+            except Exception:
+                log.exception("audit sink failed; restarting it in %.1f s", delay)
+            finally:
+                await self._close_consumer()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.halt.wait(), delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _close_consumer(self) -> None:
+        consumer, self.consumer = self.consumer, None
+        self.committed.clear()
+        if consumer is not None:
+            try:
+                await asyncio.wait_for(consumer.stop(), 5)
+            except (TimeoutError, KafkaError):
+                log.warning("audit consumer did not stop cleanly")
 
     async def _consume(self) -> None:
         await retry("store connect/migrate", self.store.migrate, self.halt)
@@ -111,17 +136,17 @@ class AuditSink(Service):
             heartbeat_interval_ms=int(min(3.0, settings.session_timeout_seconds / 3) * 1000),
             max_poll_interval_ms=24 * 3600 * 1000,  # a store outage holds the poll, not the group
         )
-        while not self.halt.is_set():
+        self.consumer = consumer
+        while True:
             try:
                 await consumer.start()
                 break
             except KafkaError as exc:
                 log.warning("audit consumer not started yet: %s", type(exc).__name__)
-                await asyncio.sleep(1.0)
-        self.consumer = consumer
-        self.add_future(self._lag())
-        if settings.audit_retention_days or settings.audit_retention_topics:
-            self.add_future(self._retention())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.halt.wait(), 1.0)
+            if self.halt.is_set():
+                raise Stopped
         log.info("audit sink consuming %s into %s", ", ".join(self.topics), redact(self.store.url))
         while not self.halt.is_set():
             batch = await consumer.getmany(timeout_ms=500, max_records=settings.audit_batch_records)
@@ -196,9 +221,5 @@ class AuditSink(Service):
         self.halt.set()
         if self.run_future is not None:  # it ends after its poll or its write in flight
             await asyncio.wait({self.run_future}, timeout=5)
-        if self.consumer is not None:
-            try:
-                await asyncio.wait_for(self.consumer.stop(), 5)
-            except (TimeoutError, KafkaError):
-                log.warning("audit consumer did not stop cleanly")
+        await self._close_consumer()
         await self.store.close()
