@@ -172,6 +172,14 @@ class Settings(BaseSettings):
                 raise ValueError("expected sqlite:///path or postgresql://user@host:port/db")
         return value
 
+    @field_validator("audit_retention_topics")
+    @classmethod
+    def _retention(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, days in value.items() if not days > 0]
+        if bad:
+            raise ValueError(f"days must be > 0 (topic {bad[0]!r})")
+        return value
+
     @field_validator("hmac_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -40,6 +40,10 @@ ID = r"^[A-Za-z0-9._:\-]{1,128}$"
 TOPIC = r"^[A-Za-z0-9._\-]{1,200}$"
 
 
+class MethodNotAllowed(ProblemError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
 class Event(BaseModel):
     topic: str
     partition: int
@@ -190,7 +194,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @api.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
         error: ProblemError = NotFound(f"no route {request.url.path}")
-        if exc.status_code != 404:
+        if exc.status_code == 405:
+            error = MethodNotAllowed("the audit API is read-only: GET only")
+        elif exc.status_code != 404:
             error = InvalidQuery(str(exc.detail))
             error.status = exc.status_code
         return problem(error, request)

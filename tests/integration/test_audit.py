@@ -102,6 +102,8 @@ def audit(
         "AT_STREAM_AUDIT_URL": url,
         "AT_STREAM_AUDIT_BATCH_RECORDS": "50",  # many batches: a SIGKILL lands mid-batch
         "AT_STREAM_DEFAULT_RATE_LIMIT": "0",
+        "AT_STREAM_AUDIT_RETENTION_TOPICS": '{"dead-letters": 30}',  # the last test's
+        "AT_STREAM_AUDIT_RETENTION_INTERVAL_SECONDS": "1",
     })  # fmt: skip
     api: subprocess.Popen[bytes] | None = None
     try:
@@ -330,3 +332,37 @@ async def test_sigkill_mid_batch_every_offset_once(audit: Audit) -> None:
     assert total >= 150 * 3
     text = worker.log_path.read_text(errors="replace")
     assert text.count("audit sink consuming") >= 2  # the sink consumed again after a SIGKILL
+
+
+async def test_retention_job_deletes_what_expired(audit: Audit) -> None:
+    """Last (it deletes a stored offset): dead letters are kept 30 days here."""
+    topic = audit.worker.topics["dead-letters"]
+    producer = AIOKafkaProducer(bootstrap_servers=audit.worker.bootstrap, acks="all")
+    await producer.start()
+    try:  # one key: one partition, so the fresh record stored means the old one was too
+        old = await producer.send_and_wait(
+            topic,
+            b'{"age": "40 days"}',
+            key=b"retention",
+            timestamp_ms=int((time.time() - 40 * 86400) * 1000),
+        )
+        fresh = await producer.send_and_wait(topic, b'{"age": "now"}', key=b"retention")
+    finally:
+        await producer.stop()
+    deleted = 0.0
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            have = set(await stored(audit))
+            async with http.get(audit.worker.url + "/metrics") as r:
+                text = await r.text()
+            deleted = sum(
+                float(line.split()[-1])
+                for line in text.splitlines()
+                if line.startswith("at_stream_audit_retention_deleted_total ")
+            )
+            if (topic, fresh.partition, fresh.offset) in have and deleted >= 1:
+                break
+            await asyncio.sleep(0.5)
+    assert (topic, fresh.partition, fresh.offset) in have and deleted >= 1
+    assert (topic, old.partition, old.offset) not in have

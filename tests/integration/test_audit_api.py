@@ -96,6 +96,8 @@ def test_malformed_queries_are_problems(apis: tuple[str, str]) -> None:
     assert r.status_code == 404 and r.json()["type"].endswith("/not-found")
     r = requests.get(f"{base}/no/such/route", timeout=5)
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    r = requests.delete(f"{base}/audit/events", timeout=5)  # read-only
+    assert r.status_code == 405 and r.json()["type"].endswith("/method-not-allowed")
 
 
 def test_a_configured_token_is_required(apis: tuple[str, str]) -> None:
