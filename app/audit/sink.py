@@ -81,6 +81,7 @@ class AuditSink(Service):
         self.topics = audit_topics(settings)
         self.store: Store = open_store(settings.audit_store_url)
         self.committed: dict[TopicPartition, int] = {}
+        self.lag_labels: set[tuple[str, str]] = set()
         self.consumer: AIOKafkaConsumer | None = None
         self.halt = asyncio.Event()
         self.run_future: asyncio.Future[None] | None = None
@@ -197,6 +198,10 @@ class AuditSink(Service):
             except KafkaError as exc:
                 log.debug("audit lag not measured: %s", type(exc).__name__)
                 continue
+            labels = {(tp.topic, str(tp.partition)) for tp in ends}
+            for gone in self.lag_labels - labels:  # moved to another worker: it reports them
+                AUDIT_LAG.remove(*gone)
+            self.lag_labels = labels
             for tp, end in ends.items():
                 lag = max(0, end - self.committed.get(tp, 0))
                 AUDIT_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
