@@ -12,8 +12,12 @@ AUDIT_LAG = Gauge(
 )
 AUDIT_WRITTEN = Counter(
     "at_stream_audit_records_written_total",
-    "Records stored by the audit sink (a redelivered record already stored is not counted).",
+    "Records of batches the audit sink committed, by topic (redelivered ones included).",
     ["topic"],
+)
+AUDIT_REDELIVERED = Counter(
+    "at_stream_audit_records_redelivered_total",
+    "Records the store already held (delivered again after a crash or a rebalance): ignored.",
 )
 AUDIT_WRITE_ERRORS = Counter(
     "at_stream_audit_write_errors_total",

@@ -27,6 +27,7 @@ from app.audit.metrics import (
     AUDIT_BATCH,
     AUDIT_DB_UP,
     AUDIT_LAG,
+    AUDIT_REDELIVERED,
     AUDIT_RETENTION_DELETED,
     AUDIT_WRITE_ERRORS,
     AUDIT_WRITTEN,
@@ -162,8 +163,9 @@ class AuditSink(Service):
             for r in records
         ]
         started = time.perf_counter()
-        await retry("write", lambda: self.store.write(rows), self.halt)
+        inserted = await retry("write", lambda: self.store.write(rows), self.halt)
         AUDIT_BATCH.observe(time.perf_counter() - started)
+        AUDIT_REDELIVERED.inc(max(0, len(rows) - inserted))
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         for tp, records in batch.items():
             AUDIT_WRITTEN.labels(topic=tp.topic).inc(len(records))
