@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -141,6 +142,7 @@ async def lag_at(backend: str, seconds: float, rate: int = 1000) -> dict[str, fl
                 "lag_max": max(samples), "catch_up_s": catch_up}  # fmt: skip
     finally:
         stack.close()
+        shutil.rmtree(root, ignore_errors=True)
         if pg is not None:
             await asyncio.to_thread(pg.remove)
 
