@@ -176,6 +176,9 @@ def run_faust(argv: list[str]) -> int:
     settings.providers()  # fails here, naming the variable, if none is configured
     if argv and argv[0] == "worker":
         asyncio.run(ensure_topics(settings))
+        from app.audit.preflight import check_schema  # issue 14: a too-new schema stops here
+
+        check_schema(settings)
     from app.main import app  # imported late: it connects the app to the settings
 
     sys.argv = ["at-stream", *argv]
@@ -216,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "tap":
             return cmd_tap(argv[1:])
+        if argv and argv[0] == "audit":  # issue 14: trace, export, serve, migrate, retention
+            from app.audit.cli import main as audit_main
+
+            return audit_main(argv[1:])
         if argv and argv[0] == "reset":
             from app import reset
 
@@ -228,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             parser().print_help()
             print("\nat-stream tap TOPIC ...: read any topic (at-stream tap --help)")
             print("at-stream reset ...: move the group's offsets, rebuild tables (--help)")
+            print("at-stream audit ...: trace, export, serve the audit trail (--help)")
             print("Faust commands (worker, send, tables, agents, ...): at-stream worker --help")
             return 0
         return run_faust(argv)

@@ -132,6 +132,26 @@ class Settings(BaseSettings):
         "once, as the stall bug does, so the watchdog can be seen to heal it.",
     )
 
+    # -- audit trail (issue 14; app/audit/) ---------------------------------------------------
+    audit_url: SecretStr | None = Field(
+        None,
+        description="Audit store: sqlite:///path or postgresql://user:pw@host:port/db "
+        "(default: sqlite under AT_STREAM_DATA_DIR); a secret (it may hold a password).",
+    )
+    audit_sink: bool = Field(True, description="Run the audit sink in the worker.")
+    audit_batch_records: int = Field(2000, ge=1, le=100_000)
+    audit_retention_days: float | None = Field(
+        None, gt=0, description="Keep audit records this many days (unset: forever)."
+    )
+    audit_retention_topics: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-topic retention in days, JSON: {"dead-letters": 365}.',
+    )
+    audit_retention_interval_seconds: float = Field(3600.0, ge=1, le=86400 * 7)
+    audit_api_host: str = "127.0.0.1"
+    audit_api_port: int = Field(8011, ge=1, le=65535)
+    # -- end of audit trail -------------------------------------------------------------------
+
     # -- local broker launcher -------------------------------------------------------------
     broker_dir: Path = Field(Path("var/kafka"), description="Data and pid of the local Kafka.")
     broker_port: int = Field(19092, ge=1024, le=65535, description="Local Kafka's port.")
@@ -172,6 +192,23 @@ class Settings(BaseSettings):
             raise ValueError(f"bad port in {value!r}") from exc
         return value
 
+    @field_validator("audit_url")
+    @classmethod
+    def _audit_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme = value.get_secret_value().partition("://")[0]
+            if scheme not in {"sqlite", "postgresql", "postgres"}:
+                raise ValueError("expected sqlite:///path or postgresql://user@host:port/db")
+        return value
+
+    @field_validator("audit_retention_topics")
+    @classmethod
+    def _retention(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, days in value.items() if not days > 0]
+        if bad:
+            raise ValueError(f"days must be > 0 (topic {bad[0]!r})")
+        return value
+
     @field_validator("hmac_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -202,6 +239,13 @@ class Settings(BaseSettings):
     def bootstrap(self) -> str:
         """The brokers to use: KAFKA_BOOTSTRAP_SERVERS, else the local launcher's."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def audit_store_url(self) -> str:
+        """AT_STREAM_AUDIT_URL, else the SQLite file ``audit.db`` under the data dir."""
+        if self.audit_url is not None:
+            return self.audit_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'audit.db').resolve()}"
 
     @property
     def broker_url(self) -> str:
