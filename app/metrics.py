@@ -80,3 +80,47 @@ def observe_signal_to_fill(received_at: float, fill_timestamp_ms: int) -> None:
     """One fill's end-to-end latency, from the timestamps its records carry."""
     if fill_timestamp_ms > 0:
         SIGNAL_TO_FILL.observe(max(0.0, fill_timestamp_ms / 1000 - received_at))
+
+
+# -- NATS JetStream bridge (app/bridge) ---------------------------------------------------
+BRIDGE_MESSAGES = Counter(
+    "at_stream_bridge_messages_total",
+    "Messages bridged: direction kafka-to-nats (PubAck received) or nats-to-kafka (written "
+    "to Kafka, then acked), by subject template.",
+    ["direction", "subject"],
+)
+BRIDGE_DUPLICATES = Counter(
+    "at_stream_bridge_duplicates_total",
+    "Publishes JetStream dropped as duplicates of a Nats-Msg-Id within its duplicate window.",
+)
+BRIDGE_OUTSTANDING_ACKS = Gauge(
+    "at_stream_bridge_outstanding_acks", "Published to JetStream, PubAck not received yet."
+)
+BRIDGE_REDELIVERIES = Counter(
+    "at_stream_bridge_redeliveries_total", "NATS messages delivered to the bridge again."
+)
+BRIDGE_DEAD_LETTERS = Counter(
+    "at_stream_bridge_dead_letters_total", "Invalid legacy NATS signals dead-lettered, then acked."
+)
+BRIDGE_SKIPPED = Counter(
+    "at_stream_bridge_loop_skipped_total",
+    "Records not bridged because they came from the other side (loop guard).",
+    ["direction"],
+)
+BRIDGE_ERRORS = Counter(
+    "at_stream_bridge_errors_total",
+    "Bridge failures, each retried: kind publish, commit, produce, fetch, connect, setup.",
+    ["direction", "kind"],
+)
+BRIDGE_KAFKA_LAG = Gauge(
+    "at_stream_bridge_kafka_lag_records",
+    "Records of this worker's bridge partitions not yet published to NATS, by topic.",
+    ["topic"],
+)
+BRIDGE_NATS_PENDING = Gauge(
+    "at_stream_bridge_nats_pending_messages",
+    "Messages of the inbound durable consumer not yet delivered (pending) or not yet acked.",
+    ["state"],
+)
+BRIDGE_NATS_UP = Gauge("at_stream_bridge_nats_up", "1 while the bridge is connected to NATS.")
+# -- end of the NATS bridge block ---------------------------------------------------------

@@ -1,0 +1,131 @@
+"""The NATS bridge end to end, on a real nats-server (JetStream) and the real broker: both
+directions with their headers, the created stream, an invalid legacy signal, the loop guard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import aiohttp
+import nats
+from aiokafka import AIOKafkaProducer
+
+from app.bridge.server import LocalNats
+from app.ids import derive, fill_id_for, order_id_for
+from tests.integration.bridge_support import (
+    bridge_env,
+    headers_of,
+    legacy_signal,
+    nats_server,
+    publish_legacy,
+    read_stream,
+)
+from tests.integration.support import Worker, header, post_signal, read_topic, unique
+
+__all__ = ["nats_server"]  # the fixture
+CID = "bridge-test-correlation-1"
+
+
+async def test_both_directions_with_headers(
+    start_worker: Callable[..., Worker], nats_server: LocalNats
+) -> None:
+    stream = unique("trading-events")
+    worker = start_worker(**bridge_env(nats_server, stream))
+    await worker.wait_ready()
+    url = nats_server.url
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        assert set(info.config.subjects or []) == {
+            "trading.signals", "trading.orders", "trading.fills", "trading.dead-letters",
+            "trading.signals.in",
+        }  # fmt: skip
+        assert info.config.storage == "file"
+        assert info.config.duplicate_window == 900
+        consumer = await js.consumer_info(stream, f"{stream}-durable")
+        assert consumer.config.ack_wait == 5 and consumer.config.max_ack_pending == 1000
+
+        # Kafka -> NATS: a webhook signal, its order and its fill
+        async with aiohttp.ClientSession() as http:
+            body = json.dumps(
+                {"symbol": "MSFT", "side": "buy", "quantity": "2", "order_type": "market",
+                 "price": "300", "account": "br-1", "strategy": "web"}
+            ).encode()  # fmt: skip
+            answer = await post_signal(http, worker, body)
+        signal_id = answer["signal_id"]
+        (sig,) = await read_stream(url, stream, "trading.signals", 1)
+        h = headers_of(sig)
+        assert h["Nats-Msg-Id"] == signal_id
+        assert h["At-Stream-Event-Type"] == "signal" and h["At-Stream-Schema-Version"] == "1"
+        assert h["At-Stream-Kafka-Topic"] == worker.topics["signals"]
+        assert h["At-Stream-Kafka-Offset"].isdigit() and h["At-Stream-Kafka-Partition"].isdigit()
+        assert h["X-Correlation-ID"] == h["x-correlation-id"] == answer["correlation_id"]
+        assert json.loads(sig.data)["signal_id"] == signal_id
+        (order,) = await read_stream(url, stream, "trading.orders", 1)
+        assert headers_of(order)["Nats-Msg-Id"] == order_id_for(signal_id)
+        assert headers_of(order)["x-cause-id"] == signal_id
+        (fill,) = await read_stream(url, stream, "trading.fills", 1)
+        assert headers_of(fill)["Nats-Msg-Id"] == fill_id_for(order_id_for(signal_id))
+
+        # every Kafka header value travels, a repeated name and a binary value too
+        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
+        await producer.start()
+        try:
+            dead = {"v": 1, "source_topic": "x", "partition": 0, "offset": 7, "reason": "test",
+                    "key": None, "value": "{}"}  # fmt: skip
+            kafka_headers = [("trace", b"a"), ("trace", b"b"), ("blob", b"\x00\xff")]
+            await producer.send_and_wait(
+                worker.topics["dead-letters"], json.dumps(dead).encode(), headers=kafka_headers
+            )
+        finally:
+            await producer.stop()
+        (dl,) = await read_stream(url, stream, "trading.dead-letters", 1)
+        packed = json.loads(headers_of(dl)["At-Stream-Kafka-Headers"])
+        assert packed == [["trace", "YQ=="], ["trace", "Yg=="], ["blob", "AP8="]]
+
+        # NATS -> Kafka: a legacy signal with its id and correlation id; an invalid one
+        await publish_legacy(url, "trading.signals.in", [("legacy-1", legacy_signal("br-2"))],
+                             headers={"X-Correlation-ID": CID})  # fmt: skip
+        await publish_legacy(url, "trading.signals.in",
+                             [("legacy-bad", legacy_signal("br-3", quantity="-1"))])  # fmt: skip
+        # a message the bridge published itself is never taken back (inbound loop guard)
+        await publish_legacy(url, "trading.signals.in", [("looped", legacy_signal("br-4"))],
+                             headers={"At-Stream-Origin": "kafka"})  # fmt: skip
+
+        records = await read_topic(worker.bootstrap, worker.topics["signals"], 2)
+        legacy = [r for r in records if json.loads(r.value)["account"] == "br-2"]
+        assert len(legacy) == 1
+        value = json.loads(legacy[0].value)
+        assert value["signal_id"] == derive("signal", "nats:msgid:legacy-1")
+        assert header(legacy[0], "x-correlation-id") == CID
+        assert header(legacy[0], "at-stream-origin") == "nats"
+        assert header(legacy[0], "at-stream-nats-stream") == stream
+        orders = await read_topic(worker.bootstrap, worker.topics["orders"], 2)
+        assert order_id_for(value["signal_id"]) in {json.loads(o.value)["order_id"] for o in orders}
+
+        dls = await read_topic(worker.bootstrap, worker.topics["dead-letters"], 2)
+        (bad,) = [d for d in dls if json.loads(d.value)["source_topic"].startswith("nats:")]
+        bad_value = json.loads(bad.value)
+        assert bad_value["source_topic"] == f"nats:{stream}:trading.signals.in"
+        assert "invalid-signal: /quantity" in bad_value["reason"]
+        assert f"NATS stream {stream} sequence {bad_value['offset']}" in bad_value["reason"]
+        assert bad_value["key"] == "legacy-bad"
+
+        # the loop guard: the legacy signal is not published back to NATS as a new event,
+        # while its order and fill are; every inbound message is acked
+        fills = await read_stream(url, stream, "trading.fills", 2)
+        assert fill_id_for(order_id_for(value["signal_id"])) in {
+            headers_of(f)["Nats-Msg-Id"] for f in fills
+        }
+        await asyncio.sleep(1.5)  # a batch in flight would be published by now
+        sigs = await read_stream(url, stream, "trading.signals", 1, timeout=3)
+        assert [headers_of(s)["Nats-Msg-Id"] for s in sigs] == [signal_id]
+        assert not [r for r in records if json.loads(r.value)["account"] == "br-4"]
+        consumer = await js.consumer_info(stream, f"{stream}-durable")
+        assert consumer.num_pending == 0 and consumer.num_ack_pending == 0
+        assert consumer.delivered.stream_seq == consumer.ack_floor.stream_seq
+    finally:
+        await nc.close()
