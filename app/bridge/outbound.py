@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,33 +118,43 @@ class KafkaToNats:
         return True
 
     async def _publish_once(self, messages: list[Outbound]) -> list[Outbound]:
-        """One try for each message: the ones without a PubAck."""
+        """One try for each message, at most ``max_outstanding`` PubAcks awaited at a time:
+        the messages without a PubAck."""
+        failed: list[Outbound] = []
+        step = self.link.max_outstanding
+        for start in range(0, len(messages), step):
+            failed += await self._publish_chunk(messages[start : start + step])
+        return failed
+
+    async def _publish_chunk(self, messages: list[Outbound]) -> list[Outbound]:
         js = self.link.js
         assert js is not None
         futures: list[asyncio.Future[Any]] = []
         try:
+            # no wait_stall: the chunk fits the client's bound, so publish_async never waits
+            # on it (and never yields: the whole chunk goes out in one socket write)
             for m in messages:
-                fut = await js.publish_async(
-                    m.subject, m.payload, headers=dict(m.headers), wait_stall=self.puback_timeout
-                )
-                futures.append(fut)
-                BRIDGE_OUTSTANDING_ACKS.set(js.publish_async_pending())
-        except Exception as exc:  # disconnected, stalled, buffer full: these were not sent
+                futures.append(await js.publish_async(m.subject, m.payload, headers=m.headers))
+        except Exception as exc:  # disconnected, buffer full: the rest was not sent
             log.info("publish interrupted after %d of %d: %s", len(futures), len(messages),
                      type(exc).__name__)  # fmt: skip
+        BRIDGE_OUTSTANDING_ACKS.set(js.publish_async_pending())
         if futures:
             await asyncio.wait(futures, timeout=self.puback_timeout)
         failed: list[Outbound] = list(messages[len(futures) :])
+        acked: Counter[str] = Counter()
         for m, fut in zip(messages, futures, strict=False):
             if not fut.done():
-                fut.cancel()
+                fut.cancel()  # releases its slot of the client's bound
                 failed.append(m)
             elif fut.cancelled() or fut.exception() is not None:
                 failed.append(m)
             else:
                 if fut.result().duplicate:
                     BRIDGE_DUPLICATES.inc()
-                BRIDGE_MESSAGES.labels(direction=DIRECTION, subject=m.template).inc()
+                acked[m.template] += 1
+        for template, count in acked.items():
+            BRIDGE_MESSAGES.labels(direction=DIRECTION, subject=template).inc(count)
         BRIDGE_OUTSTANDING_ACKS.set(js.publish_async_pending())
         return failed
 
