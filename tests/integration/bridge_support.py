@@ -91,8 +91,11 @@ async def read_stream(
 
 
 async def publish_legacy(
-    url: str, subject: str, bodies: list[tuple[str, bytes]], *, headers: dict[str, str] | None
-    = None,
+    url: str,
+    subject: str,
+    bodies: list[tuple[str, bytes]],
+    *,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """Publish (msg id, body) pairs as a legacy producer would: JetStream publish with
     ``Nats-Msg-Id``, retried until acknowledged (the server may be restarting)."""

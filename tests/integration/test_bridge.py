@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import nats
@@ -129,3 +130,21 @@ async def test_both_directions_with_headers(
         assert consumer.delivered.stream_seq == consumer.ack_floor.stream_seq
     finally:
         await nc.close()
+
+    # NATS down: /readyz says so (503, nats_connected false) until it is back
+    nats_server.stop()
+    assert (await readyz_until(worker, 503))["checks"]["nats_connected"] is False
+    nats_server.start()
+    assert (await readyz_until(worker, 200))["checks"]["nats_connected"] is True
+
+
+async def readyz_until(worker: Worker, status: int, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(worker.url + "/readyz") as r:
+                body: dict[str, Any] = await r.json(content_type=None)
+                if r.status == status:
+                    return body
+            assert asyncio.get_running_loop().time() < deadline, body
+            await asyncio.sleep(0.2)
