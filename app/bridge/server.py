@@ -13,6 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from app.broker.launcher import port_open
 from app.errors import BrokerError
@@ -120,3 +121,14 @@ class LocalNats:
 def _reap(pid: int) -> None:
     with suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def local_nats_for(url: str, directory: Path) -> LocalNats | None:
+    """The local server ``make run`` starts for ``NATS_URL``: None when it names another host."""
+    parts = urlsplit(url)
+    if parts.scheme != "nats" or parts.hostname not in LOCAL_HOSTS:
+        return None
+    return LocalNats(directory, port=parts.port or 4222)
