@@ -81,6 +81,15 @@ class NatsLink:
             log.info("NATS connected at %s", self.url)
             return
 
+    @property
+    def max_payload(self) -> int:
+        return self.nc.max_payload if self.nc is not None else 1024 * 1024
+
+    def renew_context(self) -> None:
+        """A new JetStream context (its own bound of outstanding PubAcks)."""
+        if self.nc is not None:
+            self.js = self.nc.jetstream(publish_async_max_pending=self.max_outstanding)
+
     async def ensure_setup(self) -> None:
         """Create or update the stream and the durable consumer, once per (re)connection."""
         if self._set_up:

@@ -129,21 +129,33 @@ class KafkaToNats:
     async def _publish_chunk(self, messages: list[Outbound]) -> list[Outbound]:
         js = self.link.js
         assert js is not None
-        futures: list[asyncio.Future[Any]] = []
+        sent: list[tuple[Outbound, asyncio.Future[Any]]] = []
+        attempted = 0
         try:
             # no wait_stall: the chunk fits the client's bound, so publish_async never waits
             # on it (and never yields: the whole chunk goes out in one socket write)
+            limit = self.link.max_payload
             for m in messages:
-                futures.append(await js.publish_async(m.subject, m.payload, headers=m.headers))
-        except Exception as exc:  # disconnected, buffer full: the rest was not sent
-            log.info("publish interrupted after %d of %d: %s", len(futures), len(messages),
+                attempted += 1
+                if len(m.payload) > limit:  # can never be published: skipped, loudly
+                    BRIDGE_ERRORS.labels(direction=DIRECTION, kind="too-large").inc()
+                    log.error("not bridged: a message for %s exceeds the server's max_payload "
+                              "(Nats-Msg-Id %s)", m.subject, m.msg_id)  # fmt: skip
+                    continue
+                sent.append((m, await js.publish_async(m.subject, m.payload, headers=m.headers)))
+        except Exception as exc:  # disconnected, buffer full: this one and the rest not sent
+            attempted -= 1
+            log.info("publish interrupted after %d of %d: %s", attempted, len(messages),
                      type(exc).__name__)  # fmt: skip
+            # publish_async registered this one's PubAck future (and took a slot of its bound)
+            # before the client refused it: a fresh context, so no slot stays taken for ever
+            self.link.renew_context()
         BRIDGE_OUTSTANDING_ACKS.set(js.publish_async_pending())
-        if futures:
-            await asyncio.wait(futures, timeout=self.puback_timeout)
-        failed: list[Outbound] = list(messages[len(futures) :])
+        if sent:
+            await asyncio.wait([f for _, f in sent], timeout=self.puback_timeout)
+        failed = list(messages[attempted:])
         acked: Counter[str] = Counter()
-        for m, fut in zip(messages, futures, strict=False):
+        for m, fut in sent:
             if not fut.done():
                 fut.cancel()  # releases its slot of the client's bound
                 failed.append(m)

@@ -14,13 +14,14 @@ from typing import Any
 
 from mode import Service
 
-from app.bridge.config import bridge_config
+from app.bridge.config import BridgeConfig, bridge_config
 from app.bridge.inbound import NatsToKafka
 from app.bridge.link import NatsLink
 from app.bridge.outbound import KafkaToNats
 from app.errors import ConfigError
 from app.main import app, providers, settings
 from app.metrics import BRIDGE_ERRORS
+from app.providers import Provider
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,22 @@ SETUP_RETRY_SECONDS = 1.0
 STOP_SECONDS = 5.0
 
 
-def _build() -> tuple[NatsLink, KafkaToNats, NatsToKafka]:
+def _checked() -> tuple[BridgeConfig, Provider]:
+    """The bridge's config and inbound provider; ConfigError naming the variable if bad."""
     config = bridge_config(settings)
     provider = providers.get(settings.bridge_inbound_provider)
     if provider is None:
         name = settings.bridge_inbound_provider
         raise ConfigError("AT_STREAM_BRIDGE_INBOUND_PROVIDER", f"names no provider ({name!r})")
+    return config, provider
+
+
+if settings.bridge_enabled:  # at import: a bad setting stops the worker in one line
+    _checked()
+
+
+def _build() -> tuple[NatsLink, KafkaToNats, NatsToKafka]:
+    config, provider = _checked()
     link = NatsLink(
         settings.nats_url, config, settings.bridge_max_outstanding_acks, f"{settings.app_id}-bridge"
     )

@@ -128,6 +128,17 @@ async def test_both_directions_with_headers(
         consumer = await js.consumer_info(stream, f"{stream}-durable")
         assert consumer.num_pending == 0 and consumer.num_ack_pending == 0
         assert consumer.delivered.stream_seq == consumer.ack_floor.stream_seq
+        async with aiohttp.ClientSession() as http, http.get(worker.url + "/metrics") as r:
+            metrics = await r.text()
+        for line in (
+            'at_stream_bridge_messages_total{direction="kafka-to-nats",subject="trading.fills"}',
+            'at_stream_bridge_messages_total{direction="nats-to-kafka",subject="trading.signals.in"}',
+            "at_stream_bridge_dead_letters_total 1.0",
+            'at_stream_bridge_loop_skipped_total{direction="kafka-to-nats"}',
+            'at_stream_bridge_loop_skipped_total{direction="nats-to-kafka"} 1.0',
+            "at_stream_bridge_nats_up 1.0",
+        ):
+            assert line in metrics, line
     finally:
         await nc.close()
 
