@@ -52,6 +52,7 @@ class NatsToKafka:
         batch_size: int,
         nak_delay: float,
         write_timeout: float,
+        producer: AIOKafkaProducer | None = None,
     ) -> None:
         self.link = link
         self.provider = provider
@@ -61,7 +62,7 @@ class NatsToKafka:
         self.nak_delay = nak_delay
         self.write_timeout = write_timeout
         self.closing = False
-        self.producer = AIOKafkaProducer(
+        self.producer = producer or AIOKafkaProducer(
             bootstrap_servers=bootstrap.split(","),
             client_id=client_id,
             acks="all",
