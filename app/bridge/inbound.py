@@ -132,13 +132,18 @@ class NatsToKafka:
         futures = [f for _, _, f in sends if f is not None]
         if futures:
             await asyncio.wait(futures, timeout=self.write_timeout * 2)
+        naks = 0
         for msg, record, fut in sends:
             if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
                 self._count(msg, record)
                 await _settle(msg, ack=True)
             else:
-                BRIDGE_ERRORS.labels(direction=DIRECTION, kind="produce").inc()
+                naks += 1  # a write still pending may land later: the same signal id, deduped
                 await _settle(msg, ack=False, delay=self.nak_delay)
+        if naks:
+            BRIDGE_ERRORS.labels(direction=DIRECTION, kind="produce").inc(naks)
+            log.warning("%d NATS messages NAKed (redelivered in %g s): Kafka did not acknowledge",
+                        naks, self.nak_delay)  # fmt: skip
 
     def _count(self, msg: Msg, record: Record) -> None:
         if record.signal is not None:

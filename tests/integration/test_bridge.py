@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ import nats
 from aiokafka import AIOKafkaProducer
 
 from app.bridge.server import LocalNats
+from app.broker import LocalKafka
 from app.ids import derive, fill_id_for, order_id_for
 from tests.integration.bridge_support import (
     bridge_env,
@@ -159,3 +161,43 @@ async def readyz_until(worker: Worker, status: int, timeout: float = 20.0) -> di
                     return body
             assert asyncio.get_running_loop().time() < deadline, body
             await asyncio.sleep(0.2)
+
+
+async def test_legacy_signals_wait_in_jetstream_while_kafka_is_down(
+    own_broker: LocalKafka, nats_server: LocalNats, tmp_path: Path
+) -> None:
+    """Kafka stopped: the bridge does not ack (it NAKs with a delay), the messages stay in
+    JetStream; Kafka back: each reaches ``signals`` with one order, and all are acked."""
+    stream = unique("trading-events")
+    (tmp_path / "w").mkdir()
+    worker = Worker.launch(own_broker.bootstrap, tmp_path / "w", unique("kd"),
+                           bridge_env(nats_server, stream))  # fmt: skip
+    ids = [f"kd-{i}" for i in range(20)]
+    nc = await nats.connect(nats_server.url)
+    try:
+        await worker.wait_ready()
+        js = nc.jetstream()
+        await asyncio.to_thread(own_broker.stop)
+        await publish_legacy(nats_server.url, "trading.signals.in",
+                             [(m, legacy_signal("kd", i)) for i, m in enumerate(ids)])  # fmt: skip
+        await asyncio.sleep(8)
+        consumer = await js.consumer_info(stream, f"{stream}-durable")
+        assert consumer.ack_floor.stream_seq == 0, consumer  # nothing acked while Kafka is down
+        await asyncio.to_thread(own_broker.start)
+        signals = await read_topic(own_broker.bootstrap, worker.topics["signals"], 20, 60)
+        wanted = {derive("signal", f"nats:msgid:{m}") for m in ids}
+        assert {json.loads(r.value)["signal_id"] for r in signals} == wanted
+        orders = await read_topic(own_broker.bootstrap, worker.topics["orders"], 20, 60)
+        order_ids = {json.loads(o.value)["order_id"] for o in orders}
+        assert order_ids == {order_id_for(s) for s in wanted}
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            consumer = await js.consumer_info(stream, f"{stream}-durable")
+            if consumer.num_pending == 0 and consumer.num_ack_pending == 0:
+                break
+            assert asyncio.get_running_loop().time() < deadline, consumer
+            await asyncio.sleep(0.5)
+        assert worker.proc is not None and worker.proc.poll() is None
+    finally:
+        await nc.close()
+        worker.stop()
