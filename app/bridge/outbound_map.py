@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from app.ids import derive
 
 MSG_ID = "Nats-Msg-Id"
@@ -39,6 +41,7 @@ _TOKEN = re.compile(r"\{([a-z_]+)\}")
 _RESERVED = re.compile(r"[.*>\s]")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-^_`|~0-9A-Za-z]+$")  # nats-py's header name rule
 _OURS = ("nats-", "at-stream-")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +98,12 @@ def event_id(route: Route, value: Mapping[str, Any] | None, partition: int, offs
 
 
 def _printable(value: bytes) -> str | None:
+    """The value as text if a NATS header can carry it unchanged, else None."""
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if text != text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if text != text.strip() or _CONTROL.search(text):
         return None
     return text
 
@@ -141,8 +145,8 @@ def decode_value(raw: bytes | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
 
