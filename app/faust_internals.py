@@ -140,3 +140,27 @@ async def batches(
         yield events  # in no event's context: a plain ``table[key] = v`` raises, not misroutes
         for event in events:
             event.ack()
+
+
+def committed_offsets(app: Any) -> dict[TP, int | None]:
+    """Per assigned partition, the next offset to read as this worker last committed it
+    (or found it committed at assignment): Faust's ``Consumer._committed_offset``."""
+    return dict(app.consumer._committed_offset)
+
+
+async def request_rejoin(app: Any) -> None:
+    """Make the group rebalance: aiokafka's coordinator rejoins, Faust revokes, reassigns,
+    seeks to the committed offsets and fetches every assigned partition afresh. Runs in
+    the consumer's thread (Faust's ``ConsumerThread.call_thread``)."""
+    thread = app.consumer._thread
+    await thread.call_thread(lambda: thread._ensure_consumer()._coordinator.request_rejoin())
+
+
+async def pause_fetching(app: Any, tp: TP) -> None:
+    """Stop fetching ``tp`` at aiokafka's level, behind Faust's back: what a stalled
+    partition looks like (faust-streaming #629). For the reliability suite's fault."""
+    from aiokafka import TopicPartition
+
+    thread = app.consumer._thread
+    partition = TopicPartition(tp.topic, tp.partition)
+    await thread.call_thread(lambda: thread._ensure_consumer().pause(partition))

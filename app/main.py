@@ -23,6 +23,12 @@ app = faust.App(
     producer_linger_ms=1,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
+    # A topic the worker has just created can be missing from the metadata of its first
+    # group join (the assignor then logs "Ignoring missing topic" and leaves its partitions
+    # unassigned). aiokafka rebalances when a refresh shows it, so refresh every 10 s, not
+    # every 5 min (the default): a worker whose first join raced its own topic creation is
+    # ready seconds later, not minutes.
+    consumer_metadata_max_age_ms=10_000,
     table_standby_replicas=settings.standby_replicas,
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
@@ -55,6 +61,7 @@ dead_letter_topic = _topic(settings.dead_letter_topic)
 
 # Registration: importing these modules attaches their agents and views to ``app``.
 from app import observe as _observe  # noqa: E402,F401
+from app import watchdog as _watchdog  # noqa: E402,F401
 from app.agents import fills as _fills  # noqa: E402,F401
 from app.agents import orders as _orders  # noqa: E402,F401
 from app.agents import signals as _signals  # noqa: E402,F401

@@ -17,7 +17,14 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
 from app.main import app, settings
-from app.metrics import BROKER_UP, CONSUMER_LAG, DEAD_LETTERS, DUPLICATES, TABLE_KEYS
+from app.metrics import (
+    ASYNCIO_TASKS,
+    BROKER_UP,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    DUPLICATES,
+    TABLE_KEYS,
+)
 from app.tables import size_estimate
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,7 @@ async def observe() -> None:
     for table in app.tables.values():
         TABLE_KEYS.labels(table=table.name).set(size_estimate(table))
     BROKER_UP.set(0 if await broker_unreachable(app) else 1)
+    ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
 
 
 async def broker_unreachable(worker_app: Any) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -85,7 +85,12 @@ class Settings(BaseSettings):
         "producer gives it up (default: the request deadline). A write acknowledged after its "
         "503 is recorded as the delivery's outcome.",
     )
-    idempotency_ttl_seconds: int = Field(86400, ge=600, description="Dedupe key retention.")
+    idempotency_ttl_seconds: int = Field(
+        86400,
+        ge=60,
+        description="Dedupe key retention; at least the signature tolerance, so a replay the "
+        "signature still admits is always recognised.",
+    )
     providers_file: Path | None = Field(None, description="TOML file of signal providers.")
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the read API and admin endpoints; unset: open."
@@ -113,6 +118,19 @@ class Settings(BaseSettings):
     )
     shutdown_timeout_seconds: float = Field(
         20.0, ge=1, le=600, description="SIGTERM: drain and stop within this, else exit 70."
+    )
+    stall_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="An assigned input partition with lag and no commit for this long is "
+        "stalled: the worker asks for a rebalance (0: never).",
+    )
+    test_pause_partition: str | None = Field(
+        None,
+        pattern=r"^(signals|orders|fills):\d+$",
+        description="Reliability suite only: stop fetching this partition (e.g. signals:1) "
+        "once, as the stall bug does, so the watchdog can be seen to heal it.",
     )
 
     # -- NATS JetStream bridge (app/bridge; README "NATS bridge") ---------------------------
@@ -150,6 +168,17 @@ class Settings(BaseSettings):
     broker_dir: Path = Field(Path("var/kafka"), description="Data and pid of the local Kafka.")
     broker_port: int = Field(19092, ge=1024, le=65535, description="Local Kafka's port.")
     broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+
+    @model_validator(mode="after")
+    def _ttl_covers_the_tolerance(self) -> Settings:
+        if self.idempotency_ttl_seconds < self.signature_tolerance_seconds:
+            raise ValueError(
+                f"AT_STREAM_IDEMPOTENCY_TTL_SECONDS ({self.idempotency_ttl_seconds}) must be "
+                f"at least AT_STREAM_SIGNATURE_TOLERANCE_SECONDS "
+                f"({self.signature_tolerance_seconds}): a replay the signature admits must be "
+                "recognised"
+            )
+        return self
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -87,13 +87,15 @@ def cluster_id() -> str:
             return cluster
 
 
-def _server_properties(data: Path, port: int, controller_port: int) -> str:
+def _server_properties(
+    data: Path, port: int, controller_port: int, advertised_port: int | None = None
+) -> str:
     return f"""# Written by at-stream's launcher: one node, broker and controller at once.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{advertised_port or port}
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
@@ -121,6 +123,9 @@ class LocalKafka:
     directory: Path
     port: int = 19092
     heap: str = "512m"
+    # Clients are told to connect here instead of ``port`` (a proxy in front of the broker,
+    # as the network fault tests use); None: ``port`` itself.
+    advertised_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -162,7 +167,9 @@ class LocalKafka:
             return config
         self.directory.mkdir(parents=True, exist_ok=True)
         controller_port = free_port()
-        config.write_text(_server_properties(self.directory, self.port, controller_port))
+        config.write_text(
+            _server_properties(self.directory, self.port, controller_port, self.advertised_port)
+        )
         cluster = cluster_id()
         cmd = self._java(
             libs, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config)

@@ -206,6 +206,27 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
+async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> dict[str, int]:
+    """``topic/partition -> end offset - committed offset`` for the partitions with lag:
+    what a failing test prints so a stalled partition is visible by name."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    lag: dict[str, int] = {}
+    for topic in topics:
+        for partition, end in (await end_offsets(bootstrap, topic)).items():
+            meta = committed.get(TopicPartition(topic, partition))
+            behind = end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+            if behind:
+                lag[f"{topic}/{partition}"] = behind
+    return lag
+
+
 async def read_topic(
     bootstrap: str, topic: str, want: int, timeout: float = 30.0
 ) -> list[ConsumerRecord[bytes, bytes]]:

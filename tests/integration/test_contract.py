@@ -88,6 +88,8 @@ def signed_for(provider: str, body: bytes, headers: dict[str, Any]) -> dict[str,
 
 
 READS = settings(FAST, max_examples=25)
+# Cases per operation (0: FAST's or READS'): a few dozen in make test, 1,000 in the long run.
+EXAMPLES = [pytest.param(0, id="fast"), pytest.param(1000, id="long", marks=pytest.mark.long)]
 
 
 def body_of(case: Any) -> bytes:
@@ -101,13 +103,14 @@ def test_openapi_document(live: Worker) -> None:
     assert requests.get(live.url + "/docs", timeout=5).status_code == 200
 
 
-def test_signed_requests_conform(live: Worker) -> None:
+@pytest.mark.parametrize("scale", EXAMPLES)
+def test_signed_requests_conform(live: Worker, scale: int) -> None:
     """Every schema-valid, correctly signed signal is accepted (positive-data check on)."""
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     for path in ("/webhook/signals", "/webhook/signals/{provider}"):
         operation = schema[path]["POST"]
 
-        @FAST
+        @settings(FAST, max_examples=scale or FAST.max_examples)
         @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
         def check(case: Any) -> None:
             body = body_of(case)
@@ -125,7 +128,8 @@ def test_signed_requests_conform(live: Worker) -> None:
         check()
 
 
-def test_every_read_operation_accepts_what_its_schema_allows(live: Worker) -> None:
+@pytest.mark.parametrize("scale", EXAMPLES)
+def test_every_read_operation_accepts_what_its_schema_allows(live: Worker, scale: int) -> None:
     """The read API and health: schema-valid requests are never refused as invalid."""
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     every = list(schema.get_all_operations())
@@ -134,7 +138,7 @@ def test_every_read_operation_accepts_what_its_schema_allows(live: Worker) -> No
     assert len(operations) >= 8
     for operation in operations:
 
-        @READS
+        @settings(READS, max_examples=scale or READS.max_examples)
         @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
         def check(case: Any) -> None:
             response = case.call(base_url=live.url, timeout=10)
@@ -143,12 +147,13 @@ def test_every_read_operation_accepts_what_its_schema_allows(live: Worker) -> No
         check()
 
 
-def test_unsigned_requests_are_all_4xx(live: Worker) -> None:
+@pytest.mark.parametrize("scale", EXAMPLES)
+def test_unsigned_requests_are_all_4xx(live: Worker, scale: int) -> None:
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     for path in ("/webhook/signals", "/webhook/signals/{provider}"):
         operation = schema[path]["POST"]
 
-        @FAST
+        @settings(FAST, max_examples=scale or FAST.max_examples)
         @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
         def check(case: Any) -> None:
             response = case.call(base_url=live.url, timeout=10)

@@ -12,109 +12,36 @@ effect.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import os
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from standardwebhooks.webhooks import Webhook
 
 from app.broker import LocalKafka
+from tests.integration.retrying import PROVIDERS, Senders, headers
 from tests.integration.support import (
     Worker,
     fills_applied,
     read_topic,
     signal_body,
-    signed_headers,
     unique,
     wait_for,
 )
 
 log = logging.getLogger(__name__)
 
-SW_SECRET = "whsec_" + base64.b64encode(b"integration-outage-webhooks-key").decode()
-PROVIDERS = f"""
-[[providers]]
-id = "engine"
-scheme = "standard-webhooks"
-secrets = [{{ value = "{SW_SECRET}" }}]
-rate_limit = {{ per_second = 10000, burst = 10000 }}
-"""
-KINDS = ("webhook-id", "idempotency-key", "correlation-id")
 SENDERS_PER_KIND = 6
 SIGNALS_PER_SENDER = 40
 PAUSE_SECONDS = 0.35  # 18 senders: ~50 signals/s while the broker answers
 OUTAGE_SECONDS = 10.0
 DEADLINE_SECONDS = 2
-GIVE_UP_SECONDS = 60.0
-
-
-def _headers(kind: str, identity: str, body: bytes) -> dict[str, str]:
-    """Fresh signature on every attempt; the delivery identity stays."""
-    if kind == "webhook-id":
-        now = datetime.now(UTC)
-        return {
-            "Content-Type": "application/json",
-            "webhook-id": identity,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(SW_SECRET).sign(identity, now, body.decode()),
-        }
-    header = "Idempotency-Key" if kind == "idempotency-key" else "X-Correlation-ID"
-    return {**signed_headers(body), header: identity}
-
-
-async def _deliver(
-    http: aiohttp.ClientSession, worker: Worker, kind: str, identity: str, body: bytes,
-    tally: Counter[str], accepted_at: list[float],
-) -> str:  # fmt: skip
-    """Send until a 2xx; every 503 is retried with the same identity. The signal id."""
-    path = "/webhook/signals/engine" if kind == "webhook-id" else "/webhook/signals"
-    give_up = time.monotonic() + GIVE_UP_SECONDS
-    while time.monotonic() < give_up:
-        started = time.monotonic()
-        try:
-            async with http.post(
-                worker.url + path, data=body, headers=_headers(kind, identity, body)
-            ) as r:
-                answer = await r.json(content_type=None)
-                status = r.status
-        except aiohttp.ClientError:
-            tally["connection-error"] += 1
-            await asyncio.sleep(0.5)
-            continue
-        tally[f"{status}"] += 1
-        took = time.monotonic() - started
-        assert took < DEADLINE_SECONDS + 2, f"an answer took {took:.1f} s: past the deadline"
-        if status == 202:
-            accepted_at.append(time.monotonic())
-            if answer.get("replayed"):
-                tally["replayed"] += 1
-            return str(answer["signal_id"])
-        assert status in {503, 409}, (status, answer)  # 409: the first try is still in flight
-        tally[f"{status} {answer.get('detail', '')[:60]}"] += 1
-        await asyncio.sleep(float(r.headers.get("Retry-After", "1")) / 4)
-    raise AssertionError(f"{kind} {identity}: no 2xx within {GIVE_UP_SECONDS} s: {tally}")
-
-
-async def _sender(
-    http: aiohttp.ClientSession, worker: Worker, kind: str, n: int, tally: Counter[str],
-    accepted_at: list[float],
-) -> list[str]:  # fmt: skip
-    ids = []
-    for i in range(SIGNALS_PER_SENDER):
-        body = signal_body(account=f"out-{kind}", symbol=f"S{n}X{i}", quantity="1")
-        identity = unique(f"{kind}-{n}-{i}")
-        ids.append(await _deliver(http, worker, kind, identity, body, tally, accepted_at))
-        await asyncio.sleep(PAUSE_SECONDS)
-    return ids
 
 
 async def _outage(broker: LocalKafka, how: str) -> tuple[float, float]:
@@ -155,22 +82,18 @@ async def test_retrying_every_503_executes_every_signal_once(
             "AT_STREAM_DEFAULT_RATE_LIMIT": "0",
         },
     )
-    tally: Counter[str] = Counter()
-    accepted_at: list[float] = []
+    senders = Senders(
+        worker, SENDERS_PER_KIND, SIGNALS_PER_SENDER, PAUSE_SECONDS, DEADLINE_SECONDS
+    )
+    tally, accepted_at = senders.tally, senders.accepted_at
     try:
         await worker.wait_ready()
         async with aiohttp.ClientSession() as http:
             outage = asyncio.create_task(_outage(own_broker, how))
-            senders = [
-                _sender(http, worker, kind, n, tally, accepted_at)
-                for kind in KINDS
-                for n in range(SENDERS_PER_KIND)
-            ]
-            results = await asyncio.gather(*senders)
+            intended = await senders.run(http)
             down, back = await outage
             assert worker.proc is not None and worker.proc.poll() is None  # no crash
-            intended = [sid for ids in results for sid in ids]
-            total = len(KINDS) * SENDERS_PER_KIND * SIGNALS_PER_SENDER
+            total = senders.total
             assert len(intended) == total
             assert len(set(intended)) == total  # each intended signal: one signal id
 
@@ -249,7 +172,7 @@ async def test_a_write_acknowledged_after_its_503_is_the_outcome_of_its_retry(
                 for kind, identity in cases:
                     async with http.post(
                         worker.url + "/webhook/signals", data=bodies[kind],
-                        headers=_headers(kind, identity, bodies[kind]),
+                        headers=headers(kind, identity, bodies[kind]),
                     ) as r:  # fmt: skip
                         assert r.status == 503, await r.text()
                 await asyncio.sleep(1.5)
@@ -272,7 +195,7 @@ async def test_a_write_acknowledged_after_its_503_is_the_outcome_of_its_retry(
                 body = bodies[kind]
                 async with http.post(  # a retry, signed again
                     worker.url + "/webhook/signals", data=body,
-                    headers=_headers(kind, identity, body),
+                    headers=headers(kind, identity, body),
                 ) as r:  # fmt: skip
                     answer = await r.json(content_type=None)
                     assert r.status == 202, answer

@@ -10,6 +10,7 @@ import aiohttp
 
 from tests.integration.support import (
     Worker,
+    group_lag,
     read_topic,
     signal_body,
     signed_headers,
@@ -108,4 +109,11 @@ async def test_join_and_leave_lose_nothing_and_apply_nothing_twice(
                 break
             await asyncio.sleep(0.5)
     assert len(set(accepted)) == n
-    assert total == n and sum(p["fills_applied"] for p in items) == n
+    if total != n:
+        lag = await group_lag(
+            second.bootstrap, prefix, [second.topics[t] for t in ("signals", "orders", "fills")]
+        )
+        raise AssertionError(
+            f"{total} of {n} applied after 90 s; group lag {lag}\n{second.log_tail()}"
+        )
+    assert sum(p["fills_applied"] for p in items) == n

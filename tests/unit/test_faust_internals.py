@@ -153,3 +153,45 @@ def test_batches_end_when_faust_stops_the_channel() -> None:
             await queue.throw(StopAsyncIteration())  # what Faust does on stop
 
     assert len(asyncio.run(run())) == 1
+
+
+def test_aiokafka_rebalances_when_a_subscribed_topic_appears() -> None:
+    """app.main refreshes consumer metadata every 10 s so a topic missing from the first
+    join's metadata (created by the worker a moment before) gets its partitions assigned:
+    that relies on aiokafka's coordinator rejoining when a metadata refresh changes the
+    subscribed topics' partitions."""
+    import ast
+    from pathlib import Path
+
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    import app as package
+
+    main = ast.parse((Path(package.__file__).parent / "main.py").read_text())
+    given = {
+        kw.arg: ast.literal_eval(kw.value)
+        for node in ast.walk(main)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "consumer_metadata_max_age_ms"
+    }
+    assert given == {"consumer_metadata_max_age_ms": 10_000}
+    assert callable(GroupCoordinator._handle_metadata_update)
+    assert callable(GroupCoordinator._get_metadata_snapshot)
+    assert callable(GroupCoordinator._on_metadata_change)
+
+
+def test_the_watchdog_s_names_are_there() -> None:
+    """app.watchdog reads Faust's committed offsets and asks aiokafka for a rejoin."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from faust.transport.consumer import Consumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from mode.threads import QueueServiceThread
+
+    assert "_committed_offset" in Consumer.__annotations__
+    assert callable(AIOKafkaConsumerThread._ensure_consumer)
+    assert issubclass(AIOKafkaConsumerThread, QueueServiceThread)
+    assert callable(QueueServiceThread.call_thread)
+    assert callable(GroupCoordinator.request_rejoin)
+    assert callable(AIOKafkaConsumer.pause)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from app.errors import ConfigError
 from app.settings import Settings, env_name, load_settings
@@ -358,3 +359,10 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [env_name(f) for f in Settings.model_fields if f"`{env_name(f)}`" not in readme]
     assert not missing, missing
+
+
+def test_the_dedupe_ttl_must_cover_the_signature_tolerance() -> None:
+    with pytest.raises(ValidationError, match="must be at least"):
+        Settings(idempotency_ttl_seconds=120, signature_tolerance_seconds=300)
+    ok = Settings(idempotency_ttl_seconds=120, signature_tolerance_seconds=60)
+    assert ok.idempotency_ttl_seconds == 120
