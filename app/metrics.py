@@ -134,4 +134,5 @@ BRIDGE_NATS_PENDING = Gauge(
     ["state"],
 )
 BRIDGE_NATS_UP = Gauge("at_stream_bridge_nats_up", "1 while the bridge is connected to NATS.")
+BRIDGE_ENABLED = Gauge("at_stream_bridge_enabled", "1 if this worker runs the NATS bridge.")
 # -- end of the NATS bridge block ---------------------------------------------------------

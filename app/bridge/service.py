@@ -20,7 +20,7 @@ from app.bridge.link import NatsLink
 from app.bridge.outbound import KafkaToNats
 from app.errors import ConfigError
 from app.main import app, providers, settings
-from app.metrics import BRIDGE_ERRORS
+from app.metrics import BRIDGE_ENABLED, BRIDGE_ERRORS
 from app.providers import Provider
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class Bridge(Service):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.enabled = settings.bridge_enabled
+        BRIDGE_ENABLED.set(1 if self.enabled else 0)
         self.parts = _build() if self.enabled else None
         self._loops: list[asyncio.Task[None]] = []
         Bridge.instance = self
