@@ -104,6 +104,7 @@ class NatsToKafka:
                 BRIDGE_ERRORS.labels(direction=DIRECTION, kind="fetch").inc()
                 log.warning("bridge fetch failed: %s", type(exc).__name__)
                 self._sub = None
+                self.link.recheck()  # the consumer may be gone: set it up again first
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             await self.handle(msgs)

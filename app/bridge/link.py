@@ -85,6 +85,10 @@ class NatsLink:
     def max_payload(self) -> int:
         return self.nc.max_payload if self.nc is not None else 1024 * 1024
 
+    def recheck(self) -> None:
+        """Set the stream and consumer up again (one may have been deleted or changed)."""
+        self._set_up = False
+
     def renew_context(self) -> None:
         """A new JetStream context (its own bound of outstanding PubAcks)."""
         if self.nc is not None:

@@ -114,6 +114,7 @@ class KafkaToNats:
             if pending:
                 BRIDGE_ERRORS.labels(direction=DIRECTION, kind="publish").inc()
                 log.warning("%d messages without PubAck: publishing them again", len(pending))
+                self.link.recheck()  # the stream may be gone: set it up again first
                 await asyncio.sleep(RETRY_SECONDS)
         return True
 

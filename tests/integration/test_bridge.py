@@ -4,6 +4,7 @@ directions with their headers, the created stream, an invalid legacy signal, the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import aiohttp
 import nats
 from aiokafka import AIOKafkaProducer
+from nats.js.errors import NotFoundError
 
 from app.bridge.server import LocalNats
 from app.broker import LocalKafka
@@ -74,17 +76,8 @@ async def test_both_directions_with_headers(
         assert headers_of(fill)["Nats-Msg-Id"] == fill_id_for(order_id_for(signal_id))
 
         # every Kafka header value travels, a repeated name and a binary value too
-        producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
-        await producer.start()
-        try:
-            dead = {"v": 1, "source_topic": "x", "partition": 0, "offset": 7, "reason": "test",
-                    "key": None, "value": "{}"}  # fmt: skip
-            kafka_headers = [("trace", b"a"), ("trace", b"b"), ("blob", b"\x00\xff")]
-            await producer.send_and_wait(
-                worker.topics["dead-letters"], json.dumps(dead).encode(), headers=kafka_headers
-            )
-        finally:
-            await producer.stop()
+        kafka_headers = [("trace", b"a"), ("trace", b"b"), ("blob", b"\x00\xff")]
+        await publish_dead_letter(worker, offset=7, headers=kafka_headers)
         (dl,) = await read_stream(url, stream, "trading.dead-letters", 1)
         packed = json.loads(headers_of(dl)["At-Stream-Kafka-Headers"])
         assert packed == [["trace", "YQ=="], ["trace", "Yg=="], ["blob", "AP8="]]
@@ -149,6 +142,38 @@ async def test_both_directions_with_headers(
     assert (await readyz_until(worker, 503))["checks"]["nats_connected"] is False
     nats_server.start()
     assert (await readyz_until(worker, 200))["checks"]["nats_connected"] is True
+    # an operator deletes the stream: the bridge creates it again and goes on publishing
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.delete_stream(stream)
+        await publish_dead_letter(worker, offset=8)
+        for _ in range(150):
+            with contextlib.suppress(NotFoundError):
+                await js.stream_info(stream)
+                break
+            await asyncio.sleep(0.2)
+        (again,) = await read_stream(url, stream, "trading.dead-letters", 1, timeout=30)
+        assert json.loads(again.data)["offset"] == 8
+    finally:
+        await nc.close()
+    worker.stop()
+    assert worker.proc is not None and worker.proc.returncode == 0  # SIGTERM: a clean stop
+
+
+async def publish_dead_letter(
+    worker: Worker, offset: int, headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        dead = {"v": 1, "source_topic": "x", "partition": 0, "offset": offset, "reason": "test",
+                "key": None, "value": "{}"}  # fmt: skip
+        await producer.send_and_wait(
+            worker.topics["dead-letters"], json.dumps(dead).encode(), headers=headers or []
+        )
+    finally:
+        await producer.stop()
 
 
 async def readyz_until(worker: Worker, status: int, timeout: float = 20.0) -> dict[str, Any]:
