@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client
@@ -26,6 +27,8 @@ class NatsLink:
 
     def __init__(self, url: str, config: BridgeConfig, max_outstanding: int, name: str) -> None:
         self.url = url
+        parts = urlsplit(url)
+        self.shown = f"{parts.scheme}://{parts.hostname}:{parts.port or 4222}"  # no credentials
         self.config = config
         self.max_outstanding = max_outstanding
         self.name = name
@@ -73,12 +76,12 @@ class NatsLink:
                 )
             except Exception as exc:  # refused, timed out, no servers: keep trying
                 BRIDGE_ERRORS.labels(direction="both", kind="connect").inc()
-                log.warning("NATS at %s not reachable: %s", self.url, type(exc).__name__)
+                log.warning("NATS at %s not reachable: %s", self.shown, type(exc).__name__)
                 await asyncio.sleep(RETRY_SECONDS * 2)
                 continue
             self.js = self.nc.jetstream(publish_async_max_pending=self.max_outstanding)
             BRIDGE_NATS_UP.set(1)
-            log.info("NATS connected at %s", self.url)
+            log.info("NATS connected at %s", self.shown)
             return
 
     @property

@@ -78,3 +78,10 @@ def test_an_existing_streams_subjects_are_kept() -> None:
 def test_the_wheels_server_binary_is_found() -> None:
     path = server_binary()
     assert path.name == "nats-server" and path.exists()
+
+
+def test_the_logged_nats_address_has_no_credentials() -> None:
+    from app.bridge.link import NatsLink
+
+    link = NatsLink("nats://user:s3cret@nats.internal:4333", bridge_config(Settings()), 10, "t")
+    assert link.shown == "nats://nats.internal:4333"
