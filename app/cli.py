@@ -1,7 +1,7 @@
 """``at-stream``: Faust's CLI (worker, send, tables, ...) plus the project's commands.
 
 Project commands run without loading the Faust app (no broker, no secret needed):
-``broker start|stop|status``, ``dev``, ``sample``, ``schema``.
+``broker start|stop|status``, ``nats start|stop|status``, ``dev``, ``sample``, ``schema``.
 Every other command goes to Faust with the app of ``app.main``.
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import orjson
 
 from app.admin import ensure_topics
+from app.bridge.server import LocalNats, local_nats_for
 from app.broker import LocalKafka
 from app.errors import AtStreamError
 from app.logs import faust_level
@@ -108,6 +109,27 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def nats_server(settings: Settings) -> LocalNats | None:
+    """The local nats-server of ``NATS_URL`` (in ``var/nats``), None if NATS_URL is remote."""
+    return local_nats_for(settings.nats_url, settings.broker_dir.parent / "nats")
+
+
+def cmd_nats(args: argparse.Namespace) -> int:
+    server = nats_server(load_settings())
+    if server is None:
+        print("NATS_URL names another host; the local nats-server is not used")
+        return 0
+    if args.action == "start":
+        print(f"nats-server {'started' if server.start() else 'already running'} at {server.url}")
+    elif args.action == "stop":
+        print("nats-server stopped" if server.stop() else "nats-server was not running")
+    else:
+        running = server.running()
+        print(f"nats-server {'running' if running else 'not running'} at {server.url}")
+        return 0 if running else 3
+    return 0
+
+
 def ensure_dev_secret() -> None:
     """For ``dev`` on a fresh machine: a random webhook secret and API token in ``.env``
     unless they are set (the read API is then never open to an anonymous caller)."""
@@ -129,6 +151,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
         broker = local_broker(settings)
         state = "started" if broker.start() else "already running"
         print(f"Kafka {state} at {broker.bootstrap}  (stop it: at-stream broker stop)")
+    # -- NATS bridge (issue 13): on in make run; a local nats-server unless NATS_URL is remote
+    if "AT_STREAM_BRIDGE_ENABLED" not in (
+        Path(".env").read_text() if Path(".env").exists() else ""
+    ):
+        os.environ.setdefault("AT_STREAM_BRIDGE_ENABLED", "true")
+    settings = load_settings()
+    local_nats = nats_server(settings)
+    if settings.bridge_enabled and local_nats is not None:
+        state = "started" if local_nats.start() else "already running"
+        print(f"nats-server (JetStream) {state} at {local_nats.url}  (stop: at-stream nats stop)")
+    # -- end of the NATS bridge block
     announce_when_ready(settings)
     return run_faust(["worker", "-l", faust_level(settings.log_level)])
 
@@ -190,6 +223,7 @@ COMMANDS = {
     "broker": cmd_broker,
     "config": cmd_config,
     "dev": cmd_dev,
+    "nats": cmd_nats,
     "sample": cmd_sample,
     "schema": cmd_schema,
 }
@@ -201,8 +235,12 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("broker", help="start, stop or show the local Kafka (KRaft) broker")
     b.add_argument("action", choices=["start", "stop", "status"])
     sub.add_parser(
-        "dev", help="start the local broker (unless KAFKA_BOOTSTRAP_SERVERS) and the worker"
+        "dev",
+        help="start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), the local nats-server "
+        "(unless NATS_URL is remote) and the worker with the NATS bridge on",
     )
+    n = sub.add_parser("nats", help="start, stop or show the local nats-server (JetStream)")
+    n.add_argument("action", choices=["start", "stop", "status"])
     sub.add_parser("sample", help="print a shell command that sends a signed sample signal")
     c = sub.add_parser(
         "config", help="print the effective configuration and where each value came from"

@@ -167,6 +167,24 @@ def delivery_key(
     return f"{provider.id}:{verified.delivery_id}"
 
 
+def validate(provider: Provider, raw: Any) -> tuple[SignalIn, dict[str, Any]]:
+    """A parsed payload as a SignalIn under ``provider``'s unknown-field policy, and the
+    unknown fields it keeps (lenient). The webhook and the NATS bridge both use this."""
+    if not isinstance(raw, dict):
+        raise InvalidJSON(f"body must be a JSON object, got {type(raw).__name__}")
+    unknown = {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
+    known = {k: v for k, v in raw.items() if k in KNOWN_FIELDS}
+    if provider.unknown_fields is UnknownFields.STRICT:
+        known = raw  # pydantic reports each unknown field as extra_forbidden
+        unknown = {}
+    try:
+        return SignalIn.model_validate(known), unknown
+    except ValidationError as exc:
+        raise InvalidSignal(
+            f"{exc.error_count()} field error(s)", errors=field_errors(exc)
+        ) from None
+
+
 def accept(
     provider: Provider,
     body: bytes,
@@ -184,19 +202,7 @@ def accept(
         raise Forbidden("source address not allowed", reason="ip-not-allowed")
     check_content_type(headers.get("Content-Type"), provider.scheme)
     verified, raw = _verify(provider, body, headers, tolerance, now)
-    if not isinstance(raw, dict):
-        raise InvalidJSON(f"body must be a JSON object, got {type(raw).__name__}")
-    unknown = {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
-    known = {k: v for k, v in raw.items() if k in KNOWN_FIELDS}
-    if provider.unknown_fields is UnknownFields.STRICT:
-        known = raw  # pydantic reports each unknown field as extra_forbidden
-        unknown = {}
-    try:
-        signal_in = SignalIn.model_validate(known)
-    except ValidationError as exc:
-        raise InvalidSignal(
-            f"{exc.error_count()} field error(s)", errors=field_errors(exc)
-        ) from None
+    signal_in, unknown = validate(provider, raw)
     key = delivery_key(provider, verified, idempotency_key, correlation_id)
     signal = Signal(
         **signal_in.model_dump(),

@@ -66,6 +66,7 @@ from app.agents import fills as _fills  # noqa: E402,F401
 from app.agents import orders as _orders  # noqa: E402,F401
 from app.agents import signals as _signals  # noqa: E402,F401
 from app.audit import sink as _audit_sink  # noqa: E402,F401  (issue 14: the audit sink)
+from app.bridge import service as _bridge  # noqa: E402,F401  # NATS bridge, issue 13
 from app.web import register as _register_web  # noqa: E402
 
 _register_web(app)

@@ -91,3 +91,48 @@ STALL_REBALANCES = Counter(
 ASYNCIO_TASKS = Gauge(
     "at_stream_asyncio_tasks", "asyncio tasks alive in the worker's event loop (leak watch)."
 )
+
+
+# -- NATS JetStream bridge (app/bridge) ---------------------------------------------------
+BRIDGE_MESSAGES = Counter(
+    "at_stream_bridge_messages_total",
+    "Messages bridged: direction kafka-to-nats (PubAck received) or nats-to-kafka (written "
+    "to Kafka, then acked), by subject template.",
+    ["direction", "subject"],
+)
+BRIDGE_DUPLICATES = Counter(
+    "at_stream_bridge_duplicates_total",
+    "Publishes JetStream dropped as duplicates of a Nats-Msg-Id within its duplicate window.",
+)
+BRIDGE_OUTSTANDING_ACKS = Gauge(
+    "at_stream_bridge_outstanding_acks", "Published to JetStream, PubAck not received yet."
+)
+BRIDGE_REDELIVERIES = Counter(
+    "at_stream_bridge_redeliveries_total", "NATS messages delivered to the bridge again."
+)
+BRIDGE_DEAD_LETTERS = Counter(
+    "at_stream_bridge_dead_letters_total", "Invalid legacy NATS signals dead-lettered, then acked."
+)
+BRIDGE_SKIPPED = Counter(
+    "at_stream_bridge_loop_skipped_total",
+    "Records not bridged because they came from the other side (loop guard).",
+    ["direction"],
+)
+BRIDGE_ERRORS = Counter(
+    "at_stream_bridge_errors_total",
+    "Bridge failures, each retried: kind publish, commit, produce, fetch, connect, setup.",
+    ["direction", "kind"],
+)
+BRIDGE_KAFKA_LAG = Gauge(
+    "at_stream_bridge_kafka_lag_records",
+    "Records of this worker's bridge partitions not yet published to NATS, by topic.",
+    ["topic"],
+)
+BRIDGE_NATS_PENDING = Gauge(
+    "at_stream_bridge_nats_pending_messages",
+    "Messages of the inbound durable consumer not yet delivered (pending) or not yet acked.",
+    ["state"],
+)
+BRIDGE_NATS_UP = Gauge("at_stream_bridge_nats_up", "1 while the bridge is connected to NATS.")
+BRIDGE_ENABLED = Gauge("at_stream_bridge_enabled", "1 if this worker runs the NATS bridge.")
+# -- end of the NATS bridge block ---------------------------------------------------------

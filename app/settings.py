@@ -23,6 +23,7 @@ from app.providers import Provider, load_providers
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,200}$")
 
+_SUBJECT_TEMPLATE = re.compile(r"^[A-Za-z0-9_\-{}]+(\.[A-Za-z0-9_\-{}]+)*$")
 TopicName = Annotated[str, Field(pattern=_TOPIC.pattern)]
 
 
@@ -151,6 +152,36 @@ class Settings(BaseSettings):
     audit_api_host: str = "127.0.0.1"
     audit_api_port: int = Field(8011, ge=1, le=65535)
     # -- end of audit trail -------------------------------------------------------------------
+    # -- NATS JetStream bridge (app/bridge; README "NATS bridge") ---------------------------
+    bridge_enabled: bool = Field(
+        False, description="Run the NATS bridge (make run and compose turn it on)."
+    )
+    bridge_signals_subject: str = Field("trading.signals", pattern=_SUBJECT_TEMPLATE.pattern)
+    bridge_orders_subject: str = Field("trading.orders", pattern=_SUBJECT_TEMPLATE.pattern)
+    bridge_fills_subject: str = Field("trading.fills", pattern=_SUBJECT_TEMPLATE.pattern)
+    bridge_dead_letters_subject: str = Field(
+        "trading.dead-letters", pattern=_SUBJECT_TEMPLATE.pattern
+    )
+    bridge_inbound_subject: str = Field(
+        "trading.signals.in", pattern=_SUBJECT_TEMPLATE.pattern,
+        description="Legacy producers publish signals here (no {tokens}).",
+    )  # fmt: skip
+    bridge_inbound_provider: str = Field(
+        "default", description="Provider whose unknown-field policy NATS signals follow."
+    )
+    bridge_stream_storage: str = Field("file", pattern=r"^(file|memory)$")
+    bridge_stream_retention: str = Field("limits", pattern=r"^(limits|interest|workqueue)$")
+    bridge_stream_max_age_seconds: float = Field(7 * 86400, gt=0)
+    bridge_duplicate_window_seconds: float = Field(
+        900, gt=0, description="JetStream drops a Nats-Msg-Id seen within this long."
+    )
+    bridge_ack_wait_seconds: float = Field(30, gt=0, le=3600)
+    bridge_max_ack_pending: int = Field(1000, ge=1, le=1_000_000)
+    bridge_max_outstanding_acks: int = Field(1000, ge=1, le=100_000)
+    bridge_batch_size: int = Field(500, ge=1, le=10_000)
+    bridge_puback_timeout_seconds: float = Field(5, gt=0, le=600)
+    bridge_nak_delay_seconds: float = Field(2, ge=0, le=600)
+    # -- end of the NATS bridge block --------------------------------------------------------
 
     # -- local broker launcher -------------------------------------------------------------
     broker_dir: Path = Field(Path("var/kafka"), description="Data and pid of the local Kafka.")

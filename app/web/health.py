@@ -7,6 +7,7 @@ from typing import Any
 from faust import web
 from prometheus_client import generate_latest
 
+from app.bridge.service import nats_ready
 from app.errors import NotReady
 from app.observe import broker_unreachable
 from app.web.problem import ProblemView
@@ -30,6 +31,9 @@ class Readyz(ProblemView):
     async def get(self, request: web.Request) -> web.Response:
         app: Any = self.app
         found = {"broker_reachable": await broker_unreachable(app) is None, **checks(app)}
+        nats = nats_ready()  # None: the bridge is off, NATS does not matter
+        if nats is not None:
+            found["nats_connected"] = nats
         failing = [name for name, ok in found.items() if not ok]
         if failing:
             raise NotReady(
