@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import os
 import secrets
 import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -162,8 +164,30 @@ def cmd_dev(args: argparse.Namespace) -> int:
         state = "started" if local_nats.start() else "already running"
         print(f"nats-server (JetStream) {state} at {local_nats.url}  (stop: at-stream nats stop)")
     # -- end of the NATS bridge block
+    start_audit_api(settings)
     announce_when_ready(settings)
     return run_faust(["worker", "-l", faust_level(settings.log_level)])
+
+
+def start_audit_api(settings: Settings) -> None:
+    """``at-stream audit serve`` as a child of ``make run``, stopped when the worker stops."""
+    api = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "audit", "serve"], stdin=subprocess.DEVNULL
+    )
+
+    def stop() -> None:
+        if api.poll() is None:
+            api.terminate()
+            try:
+                api.wait(10)
+            except subprocess.TimeoutExpired:
+                api.kill()
+
+    atexit.register(stop)
+    print(
+        f"audit API at http://{settings.audit_api_host}:{settings.audit_api_port}/docs"
+        "  (at-stream audit trace <id> in a terminal)"
+    )
 
 
 def cmd_config(args: argparse.Namespace) -> int:
