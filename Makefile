@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test images lint bench bench-quick broker-stop clean
+.PHONY: run test reliability images lint bench bench-quick broker-stop clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ test: $(BIN)/.installed  ## the whole suite, integration tests on a real broker 
 	$(BIN)/ruff check app at_stream tests bench examples
 	$(BIN)/mypy
 	ci/test-paths  # local-launcher path, and the container path when Docker can run
+
+reliability: $(BIN)/.installed  ## the long runs of docs/RELIABILITY.md (about 30 min; not in make test)
+	$(BIN)/python -m pytest -m long -s
 
 images: $(BIN)/.installed  ## base, Kafka and at-stream images (needs a Docker engine: DOCKER_HOST)
 	ci/with-docker images/build.sh
