@@ -251,6 +251,21 @@ async def read_topic(
         await consumer.stop()
 
 
+async def read_until_ids(
+    bootstrap: str, topic: str, field: str, want: set[str], timeout: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` once the values of ``field`` include ``want`` (or time
+    out). Unlike ``read_topic(..., n)`` a duplicate record (allowed: at-least-once) does
+    not end the read before every id has arrived."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        records = await read_topic(bootstrap, topic, 10**9, timeout=2)
+        if want <= {json.loads(r.value)[field] for r in records} or time.monotonic() > deadline:
+            return records
+
+
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str:
     value: bytes = dict(record.headers)[name]
     return value.decode()

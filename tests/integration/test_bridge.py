@@ -26,7 +26,14 @@ from tests.integration.bridge_support import (
     publish_legacy,
     read_stream,
 )
-from tests.integration.support import Worker, header, post_signal, read_topic, unique
+from tests.integration.support import (
+    Worker,
+    header,
+    post_signal,
+    read_topic,
+    read_until_ids,
+    unique,
+)
 
 __all__ = ["nats_server"]  # the fixture
 CID = "bridge-test-correlation-1"
@@ -209,12 +216,16 @@ async def test_legacy_signals_wait_in_jetstream_while_kafka_is_down(
         consumer = await js.consumer_info(stream, f"{stream}-durable")
         assert consumer.ack_floor.stream_seq == 0, consumer  # nothing acked while Kafka is down
         await asyncio.to_thread(own_broker.start)
-        signals = await read_topic(own_broker.bootstrap, worker.topics["signals"], 20, 60)
         wanted = {derive("signal", f"nats:msgid:{m}") for m in ids}
+        # a write NAKed while the broker came back may also have landed: a duplicate record
+        # (same id) is allowed, so read until every id is there, not until 20 records
+        signals = await read_until_ids(own_broker.bootstrap, worker.topics["signals"],
+                                       "signal_id", wanted, 60)  # fmt: skip
         assert {json.loads(r.value)["signal_id"] for r in signals} == wanted
-        orders = await read_topic(own_broker.bootstrap, worker.topics["orders"], 20, 60)
-        order_ids = {json.loads(o.value)["order_id"] for o in orders}
-        assert order_ids == {order_id_for(s) for s in wanted}
+        want_orders = {order_id_for(s) for s in wanted}
+        orders = await read_until_ids(own_broker.bootstrap, worker.topics["orders"],
+                                      "order_id", want_orders, 60)  # fmt: skip
+        assert {json.loads(o.value)["order_id"] for o in orders} == want_orders
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             consumer = await js.consumer_info(stream, f"{stream}-durable")

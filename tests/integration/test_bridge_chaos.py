@@ -28,7 +28,7 @@ from tests.integration.bridge_support import (
     publish_legacy,
     read_stream,
 )
-from tests.integration.support import Worker, read_topic, unique
+from tests.integration.support import Worker, read_until_ids, unique
 
 __all__ = ["nats_server"]  # the fixture
 log = logging.getLogger(__name__)
@@ -99,10 +99,12 @@ async def check_everything_once(
     await _exactly_once(url, stream, "trading.fills", {fill_id_for(o) for o in order_ids})
     assert not await read_stream(url, stream, "trading.signals", 0, timeout=1)  # loop guard
 
-    signals = await read_topic(worker.bootstrap, worker.topics["signals"], n, timeout=30)
+    signals = await read_until_ids(worker.bootstrap, worker.topics["signals"], "signal_id",
+                                   signal_ids, timeout=30)  # fmt: skip
     got = Counter(json.loads(r.value)["signal_id"] for r in signals)
     assert set(got) == signal_ids, f"{len(set(got) & signal_ids)} of {n} signals reached Kafka"
-    orders = await read_topic(worker.bootstrap, worker.topics["orders"], n, timeout=30)
+    orders = await read_until_ids(worker.bootstrap, worker.topics["orders"], "order_id",
+                                  order_ids, timeout=30)  # fmt: skip
     per_order = Counter(json.loads(r.value)["order_id"] for r in orders)
     assert set(per_order) == order_ids  # one order id per signal
     log.warning("records written twice on Kafka: signals %d, orders %d (same ids)",
