@@ -117,6 +117,9 @@ class OrderState(BaseModel):
     fees: PlainDecimal = ZERO
     applied: tuple[str, ...] = ()
     """Ids of every fill applied, in order."""
+    fill_offsets: tuple[int, ...] = ()
+    """For each fill of ``applied``, the offset on ``fills`` of the record it was applied
+    from (-1: not known; states written before this field have none)."""
     reason: str | None = None
     """Why the order was rejected, cancelled or expired."""
     order_offset: int | None = None
@@ -134,6 +137,14 @@ class OrderState(BaseModel):
 
     def has_applied(self, fill_id: str) -> bool:
         return fill_id in self.applied
+
+    def applied_at(self, fill_id: str) -> int | None:
+        """The ``fills`` offset ``fill_id`` was applied from; -1 if not known; None if the
+        fill is not applied."""
+        if fill_id not in self.applied:
+            return None
+        i = self.applied.index(fill_id)
+        return self.fill_offsets[i] if i < len(self.fill_offsets) else -1
 
     def dumps(self) -> bytes:
         """JSON bytes for table storage; Decimals travel as strings."""
@@ -197,8 +208,11 @@ def _check_belongs(state: OrderState, fill: Fill) -> None:
             raise FillMismatch(state, fill, field)
 
 
-def apply_fill(state: OrderState, fill: Fill) -> tuple[OrderState, bool]:
-    """The state after ``fill`` and whether it was applied (False: a duplicate)."""
+def apply_fill(
+    state: OrderState, fill: Fill, offset: int | None = None
+) -> tuple[OrderState, bool]:
+    """The state after ``fill`` and whether it was applied (False: a duplicate);
+    ``offset``: the fill's record on ``fills``, kept with the fill id."""
     _check_belongs(state, fill)
     if state.has_applied(fill.fill_id):
         log.debug("fill %s already applied to order %s", fill.fill_id, state.order_id)
@@ -226,6 +240,11 @@ def apply_fill(state: OrderState, fill: Fill) -> tuple[OrderState, bool]:
             "avg_fill_price": avg,
             "fees": fees,
             "applied": (*state.applied, fill.fill_id),
+            "fill_offsets": (
+                *state.fill_offsets,
+                *([-1] * (len(state.applied) - len(state.fill_offsets))),
+                -1 if offset is None else offset,
+            ),
             "updated_at": fill.filled_at,
         }
     )

@@ -167,11 +167,19 @@ def apply_fill(
     *,
     window: int = APPLIED_WINDOW,
     offset: int | None = None,
+    order_applied_at: int | None = None,
 ) -> tuple[Position, bool]:
     """The position after ``fill``, and whether it was applied (False: a duplicate).
 
     ``position`` None means no fill yet: the position starts flat. A duplicate returns
     the very same position object.
+
+    ``order_applied_at``: where the fill's order state says it applied this fill from (the
+    record's offset on ``fills``; -1: at an unknown offset; None: not applied). The
+    position has seen that fill if it has seen that record. The position decides for
+    itself: the two tables are separate changelog records, so after a crash (a recovery
+    that replays an older record, a restore on another worker) the position can lack a
+    fill its order state has; the redelivered record must then still reach the position.
     """
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
@@ -184,6 +192,11 @@ def apply_fill(
         return position, False
     if position.has_applied(fill.fill_id):
         log.debug("fill %s already applied to %s", fill.fill_id, position.key)
+        return position, False
+    if order_applied_at is not None and (
+        order_applied_at < 0 or order_applied_at <= position.last_offset
+    ):  # another record of this fill, whose original the position has seen
+        log.debug("fill %s applied from offset %d", fill.fill_id, order_applied_at)
         return position, False
     try:
         qty, cost, realized, fees = _net(position, fill)

@@ -1,9 +1,12 @@
 """Consumes ``fills``: applies each fill to its position and its order, once.
 
-A fill its order state has applied is a duplicate at any distance (the order state keeps
-every fill id of its order); the position's own checks (the offset of the last fill, the
-last 64 fill ids) catch a redelivered record whose order state was not written yet (a
-crash between the two writes).
+Each table decides for itself whether it has a fill: the order state keeps every fill id
+of its order with the offset of the record it came from; the position keeps the offset of
+its last fill and its last 64 fill ids, and counts a fill its order state applied from a
+record the position has already passed as seen (a copy of a fill, at any distance). The
+two are separate changelog records, so a crash can leave one behind the other (a recovery
+that replays an older position record): the redelivered record then brings the one
+behind up to date, and is a no-op for the other.
 """
 
 from __future__ import annotations
@@ -33,13 +36,12 @@ async def process_fills(stream: StreamT[bytes]) -> None:
             fill = decode_keyed(Fill, fills_topic.get_topic_name(), event.key, event.value)
             cid = correlation_of(event.headers)
             state = order_states.get(fill.order_id) or order_state.from_fill(fill, cid)
-            if state.has_applied(fill.fill_id):  # produced again (e.g. after a crash)
-                DUPLICATES.labels(topic="fills").inc()
-                continue
+            offset = event.message.offset
             position, applied = apply_fill(
-                positions.get(event.key), fill, offset=event.message.offset
-            )
-            new_state, _ = order_state.apply_fill(state, fill)
+                positions.get(event.key), fill, offset=offset,
+                order_applied_at=state.applied_at(fill.fill_id),
+            )  # fmt: skip
+            new_state, _ = order_state.apply_fill(state, fill, offset)
         except DecodeError as exc:
             await dead_letter(event, exc.reason)
             continue

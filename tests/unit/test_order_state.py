@@ -279,3 +279,16 @@ def test_receive_adopts_the_first_record_of_an_order_seen_through_its_fill() -> 
     adopted, own = receive(state, ORDER, CORRELATION, 5)
     assert own and adopted.order_offset == 5
     assert receive(adopted, ORDER, CORRELATION, 6) == (adopted, False)
+
+
+def test_the_offset_each_fill_came_from_is_kept() -> None:
+    state, _ = apply_fill(_accepted(), _fill(1, "3"), 11)
+    state, _ = apply_fill(state, _fill(2, "2"), 14)
+    assert state.applied_at(_fill(1, "3").fill_id) == 11
+    assert state.applied_at(_fill(2, "2").fill_id) == 14
+    assert state.applied_at(_fill(3, "1").fill_id) is None
+    legacy = state.model_copy(update={"fill_offsets": ()})  # written before the field
+    assert legacy.applied_at(_fill(2, "2").fill_id) == -1
+    later, _ = apply_fill(legacy, _fill(3, "1"), 20)
+    assert later.fill_offsets == (-1, -1, 20)
+    assert OrderState.loads(later.dumps()) == later

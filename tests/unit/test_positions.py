@@ -325,3 +325,27 @@ def test_a_redelivered_record_is_skipped_by_its_offset_however_old() -> None:
     recent = fill(50, "buy", "1", "10")
     assert position.has_applied(recent.fill_id)
     assert apply_fill(position, recent, offset=10_000) == (position, False)
+
+
+# -- a position behind its order state (a crash between the two tables' changelogs) ------
+
+
+def test_a_fill_its_order_applied_from_a_record_the_position_has_not_passed_is_applied() -> None:
+    """The redelivered record of a fill the position lost (a recovery replayed an older
+    position record) while its order state kept it: the position still gets it, once."""
+    behind, _ = apply_fill(None, fill(1, "buy", "1", "10"), offset=5)
+    again, applied = apply_fill(behind, fill(2, "buy", "1", "10"), offset=7, order_applied_at=7)
+    assert applied and again.quantity == 2 and again.last_offset == 7
+    twice, applied = apply_fill(again, fill(2, "buy", "1", "10"), offset=7, order_applied_at=7)
+    assert not applied and twice is again
+
+
+def test_a_copy_of_a_fill_the_position_has_passed_is_a_duplicate_at_any_distance() -> None:
+    position, _ = apply_fill(None, fill(1, "buy", "1", "10"), offset=3)
+    for n in range(2, 200):  # far more fills than the window of recent ids
+        position, _ = apply_fill(position, fill(n, "buy", "1", "10"), offset=n + 2)
+    copy, applied = apply_fill(position, fill(1, "buy", "1", "10"), offset=500, order_applied_at=3)
+    assert not applied and copy is position
+    unknown, applied = apply_fill(position, fill(1, "buy", "1", "10"), offset=501,
+                                  order_applied_at=-1)  # fmt: skip
+    assert not applied and unknown is position  # an older order state: as before
