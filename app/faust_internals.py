@@ -164,3 +164,37 @@ async def pause_fetching(app: Any, tp: TP) -> None:
     thread = app.consumer._thread
     partition = TopicPartition(tp.topic, tp.partition)
     await thread.call_thread(lambda: thread._ensure_consumer().pause(partition))
+
+
+def seek_uncommitted_to_the_start() -> None:
+    """Make Faust's "seek to committed offsets" rewind a stream partition with no commit.
+
+    After a rebalance Faust drops the records it had fetched but not yet handed to an agent
+    (flow stopped, generation changed) and relies on a seek back to the committed offset to
+    read them again. aiokafka's ``seek_to_committed`` seeks only to a committed offset above
+    0, so a partition whose previous owner died before its first commit stayed wherever
+    the fetcher had got to: the records in between were never processed (the failover
+    test lost up to 45 signals that way). With this, such a partition goes back to its
+    first offset, which is what ``consumer_auto_offset_reset="earliest"`` promises;
+    changelog partitions are left to Faust's recovery, which seeks them itself.
+    Patches ``AIOKafkaConsumerThread.seek_to_committed`` (used by ``Consumer.perform_seek``).
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    original = AIOKafkaConsumerThread.seek_to_committed
+    if getattr(original, "at_stream", False):
+        return
+
+    async def seek_to_committed(self: Any) -> Any:
+        committed = await original(self)
+        changelogs = self.app.tables.changelog_topics
+        rewind = [
+            tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
+        ]
+        if rewind:
+            consumer = self._ensure_consumer()
+            await self.call_thread(consumer.seek_to_beginning, *rewind)
+        return committed
+
+    seek_to_committed.at_stream = True  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]

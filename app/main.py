@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from app import faust_internals
 from app.logs import logging_config
 from app.settings import get_settings
 
@@ -38,6 +39,7 @@ app = faust.App(
     logging_config=logging_config(settings.log_level, settings.log_format),
     Worker="app.worker.Worker",
 )
+faust_internals.seek_uncommitted_to_the_start()  # no partition skipped after a takeover
 
 
 def _topic(name: str) -> faust.TopicT:

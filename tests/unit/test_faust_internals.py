@@ -195,3 +195,48 @@ def test_the_watchdog_s_names_are_there() -> None:
     assert callable(QueueServiceThread.call_thread)
     assert callable(GroupCoordinator.request_rejoin)
     assert callable(AIOKafkaConsumer.pause)
+
+
+def test_a_partition_never_committed_is_read_from_its_start_after_a_seek() -> None:
+    """Faust's ``perform_seek`` (after every recovery, and when it dropped fetched records)
+    seeks to the committed offsets through ``AIOKafkaConsumerThread.seek_to_committed``;
+    aiokafka seeks only to a commit above 0, so a stream partition its dead owner never
+    committed stayed past records nobody processed. The patch rewinds those (not the
+    changelogs, which Faust's recovery seeks itself)."""
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    # what the patch relies on
+    assert "perform_seek" in Consumer.__dict__
+    assert "seek_to_committed" in inspect.getsource(Consumer.perform_seek)
+    assert "offset > 0" in inspect.getsource(AIOKafkaConsumer.seek_to_committed)
+    assert callable(AIOKafkaConsumer.seek_to_beginning)
+    assert isinstance(faust.App("x", autodiscover=False).tables.changelog_topics, set)
+
+    faust_internals.seek_uncommitted_to_the_start()
+    faust_internals.seek_uncommitted_to_the_start()  # once only, however often called
+    patched: Any = AIOKafkaConsumerThread.seek_to_committed
+    assert getattr(patched, "at_stream", False)
+
+    never, zero, some = (TopicPartition("signals", p) for p in range(3))
+    changelog = TopicPartition("app-positions-changelog", 0)
+    rewound: list[Any] = []
+
+    class FakeAIOKafka:
+        async def seek_to_committed(self) -> dict[Any, int | None]:
+            return {never: None, zero: 0, some: 7, changelog: None}
+
+        async def seek_to_beginning(self, *tps: Any) -> None:
+            rewound.extend(tps)
+
+    fake = FakeAIOKafka()
+    thread = SimpleNamespace(
+        app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={changelog.topic})),
+        _ensure_consumer=lambda: fake,
+        call_thread=lambda fun, *args: fun(*args),
+    )
+    committed = asyncio.run(patched(thread))
+    assert committed == {never: None, zero: 0, some: 7, changelog: None}  # as Faust expects
+    assert rewound == [never, zero]
