@@ -573,6 +573,10 @@ def _invalid(body: bytes, **kw: Any) -> InvalidSignal:
         ({"quantity": 0}, "/quantity"),
         ({"quantity": "NaN"}, "/quantity"),
         ({"quantity": "Infinity"}, "/quantity"),
+        ({"quantity": " 10 "}, "/quantity"),  # outside the published pattern: refused
+        ({"quantity": "+10"}, "/quantity"),
+        ({"quantity": "1e3"}, "/quantity"),
+        ({"quantity": "1E-7"}, "/quantity"),
         ({"price": "abc"}, "/price"),
         ({"symbol": "aapl"}, "/symbol"),
         ({"side": "hold"}, "/side"),
