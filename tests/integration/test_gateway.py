@@ -118,6 +118,30 @@ async def test_idempotency_key(gw: Worker) -> None:
     assert len(signals) == 1
 
 
+async def test_legacy_correlation_id_is_the_delivery_identity(gw: Worker) -> None:
+    """As the old gateway: a legacy retry signed again (new timestamp) with its
+    X-Correlation-ID gets the first outcome; the same correlation id with another payload
+    is 422; one record on signals."""
+    url = gw.url + "/webhook/signals"
+    body = signal_body(account="cid-1")
+    other = signal_body(account="cid-1", quantity="11")
+    cid = {"X-Correlation-ID": unique("legacy-corr")}
+    now = int(datetime.now(UTC).timestamp())
+    async with aiohttp.ClientSession() as http:
+        status, first, _ = await post(http, url, body, {**signed_headers(body, ts=now), **cid})
+        assert status == 202 and not first.get("replayed"), first
+        again_headers = {**signed_headers(body, ts=now + 5), **cid}  # signed again
+        status, again, headers = await post(http, url, body, again_headers)
+        assert status == 202 and again["replayed"] is True, again
+        assert again["signal_id"] == first["signal_id"]
+        assert headers["X-Correlation-ID"] == cid["X-Correlation-ID"]
+        status, problem, _ = await post(http, url, other, {**signed_headers(other), **cid})
+        assert status == 422 and str(problem["type"]).endswith("/idempotency-key-reused")
+    signals = [r for r in await read_topic(gw.bootstrap, gw.topics["signals"], 5, timeout=5)
+               if json.loads(r.value)["account"] == "cid-1"]  # fmt: skip
+    assert [json.loads(r.value)["signal_id"] for r in signals] == [first["signal_id"]]
+
+
 async def test_tradingview_lenient_strict_and_limits(gw: Worker) -> None:
     async with aiohttp.ClientSession() as http:
         tv = json.dumps({**json.loads(signal_body(account="tv-1")), "secret": "tv-shared-secret"})

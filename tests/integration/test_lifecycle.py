@@ -1,7 +1,10 @@
-"""No 5xx but 503, at any moment of a worker's life: start-up, a rebalance, shutdown.
+"""No 5xx but 503, at any moment of a worker's life: start-up, a rebalance, a restart
+after a crash, shutdown.
 
 Clients hammer the webhook of a worker from before its port opens, while a second
-worker joins and leaves the group, and until the first one has exited. Every answer is
+worker joins the group, while the first one is SIGKILLed and restarted on its own data
+(the moment a restarted worker once answered 500 from the forward-to-owner routing),
+while the second one leaves, and until the first one has exited. Every answer is
 202 or 503 (not-ready, broker-unavailable, overloaded), each 503 with Retry-After. The rate
 limit is off: the fast 503s of start-up would otherwise reach it (a 429 is a 4xx, not what
 this test is about).
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,6 +23,7 @@ import aiohttp
 from tests.integration.support import Worker, signal_body, signed_headers, unique
 
 CLIENTS = 4
+SESSION_TIMEOUT = "6"  # the killed worker's old membership expires sooner
 
 
 async def _hammer(
@@ -44,11 +49,15 @@ async def _hammer(
                 await asyncio.sleep(0.01)
 
 
-async def test_only_202_or_503_from_start_through_rebalance_to_shutdown(
+async def test_only_202_or_503_from_start_through_rebalance_and_crash_to_shutdown(
     start_worker: Callable[..., Worker],
 ) -> None:
     prefix = unique("life")
-    first = start_worker(prefix, AT_STREAM_DEFAULT_RATE_LIMIT="0")  # hammered before it opens
+    env = {
+        "AT_STREAM_DEFAULT_RATE_LIMIT": "0",
+        "AT_STREAM_SESSION_TIMEOUT_SECONDS": SESSION_TIMEOUT,
+    }
+    first = start_worker(prefix, **env)  # hammered before it opens
     workers = [first]
     statuses: Counter[int] = Counter()
     bad: list[str] = []
@@ -60,8 +69,13 @@ async def test_only_202_or_503_from_start_through_rebalance_to_shutdown(
         ]
         try:
             await first.wait_ready()
-            second = start_worker(prefix, AT_STREAM_DEFAULT_RATE_LIMIT="0")  # joins: a rebalance
+            second = start_worker(prefix, **env)  # joins: a rebalance
             workers.append(second)
+            await second.wait_ready()
+            await asyncio.sleep(2)
+            await asyncio.to_thread(first.stop, signal.SIGKILL)  # a crash under load
+            first.start()  # restarted on its data: start-up, recovery, another rebalance
+            await first.wait_ready()
             await second.wait_ready()
             await asyncio.sleep(2)
             await asyncio.to_thread(second.stop)  # leaves: another rebalance

@@ -65,6 +65,15 @@ async def test_positions_orders_and_signal_status(worker: Worker) -> None:
         assert [o["signal_id"] for o in by_cid["items"]] == [ids[1]]
         assert (await get_json(http, worker.url + "/orders/nope"))[0] == 404
         assert (await get_json(http, worker.url + "/positions/st-1/NOPE"))[0] == 404
+        async with http.get(worker.url + "/signals") as r:  # the required query is missing
+            assert r.status == 400 and r.content_type == "application/problem+json"
+            problem = await r.json(content_type=None)
+            assert problem["type"].endswith("/invalid-query"), problem
+            assert "correlation_id" in problem["detail"]
+        unknown = "01890a5d-ac96-774b-bcce-b302099a8057"
+        status_code, problem = await get_json(http, worker.url + f"/signals/{unknown}")
+        assert status_code == 404 and unknown in problem["detail"]
+        assert order_id_for(unknown) not in problem["detail"]  # no derived id of another thing
 
         # The same fill delivered again changes nothing.
         fills = await read_topic(worker.bootstrap, worker.topics["fills"], 4)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from app import cli, signing
+from app.settings import load_settings
 
 SECRET_VARS = ("API_KEY_HMAC_SECRET", "AT_STREAM_PROVIDERS_FILE", "KAFKA_BOOTSTRAP_SERVERS")
 
@@ -67,6 +71,44 @@ def test_sample_command_signs_with_the_secret_it_reads_at_send_time(
         body = shown[shown.index("-d") + 1].encode()
         secret = env_secret or "secret-from-dot-env"
         assert sig == signing.sign(secret, body, int(ts))[1]
+
+
+class _Readyz(BaseHTTPRequestHandler):
+    """``/readyz``: 503 until the test sets ``ready``, then 200."""
+
+    ready = threading.Event()
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self.ready.is_set() else 503)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_make_run_announces_the_webhook_once_ready_and_prints_no_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Readyz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Readyz.ready.clear()
+    try:
+        monkeypatch.setenv("API_KEY_HMAC_SECRET", "a-long-enough-secret")
+        monkeypatch.setenv("AT_STREAM_API_TOKEN", "an-api-token-of-the-test")
+        monkeypatch.setenv("AT_STREAM_WEB_PORT", str(server.server_address[1]))
+        announcer = cli.announce_when_ready(load_settings(), timeout=20)
+        time.sleep(1.2)  # a few polls of /readyz answered 503
+        assert capsys.readouterr().out == ""  # nothing before the worker is ready
+        _Readyz.ready.set()
+        announcer.join(timeout=10)
+        assert not announcer.is_alive()
+    finally:
+        server.shutdown()
+        server.server_close()
+    out = capsys.readouterr().out
+    url = f"http://127.0.0.1:{server.server_address[1]}/webhook/signals"
+    assert f"Webhook: POST {url}" in out and "openssl dgst -sha256 -hmac" in out
+    assert "a-long-enough-secret" not in out and "an-api-token-of-the-test" not in out
 
 
 def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

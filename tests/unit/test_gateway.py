@@ -507,6 +507,26 @@ def test_invalid_json_is_400(body: bytes, fragment: str) -> None:
     assert fragment in exc.detail
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b'{"quantity": 1' + b"0" * 5000 + b"}",
+         "body is not valid JSON: a number has too many digits"),
+        (b"[" * 100_000 + b"]" * 100_000, f"JSON is nested deeper than {MAX_DEPTH} levels"),
+        (b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1),
+         f"JSON is nested deeper than {MAX_DEPTH} levels"),
+    ],
+    ids=["integer-digit-limit", "recursion-depth", "too-deep"],
+)  # fmt: skip
+def test_json_errors_name_no_python_internals(body: bytes, detail: str) -> None:
+    """What was wrong with the input, not Python's messages (int_max_str_digits, recursion)."""
+    exc = _refused(body)
+    assert isinstance(exc, InvalidJSON)
+    assert exc.detail == detail
+    for internal in ("sys.", "set_int_max_str_digits", "4300", "recursion", "Traceback"):
+        assert internal not in exc.detail
+
+
 def test_nesting_up_to_the_limit_parses() -> None:
     nested = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
     assert parse_json(nested) is not None
@@ -553,6 +573,10 @@ def _invalid(body: bytes, **kw: Any) -> InvalidSignal:
         ({"quantity": 0}, "/quantity"),
         ({"quantity": "NaN"}, "/quantity"),
         ({"quantity": "Infinity"}, "/quantity"),
+        ({"quantity": " 10 "}, "/quantity"),  # outside the published pattern: refused
+        ({"quantity": "+10"}, "/quantity"),
+        ({"quantity": "1e3"}, "/quantity"),
+        ({"quantity": "1E-7"}, "/quantity"),
         ({"price": "abc"}, "/price"),
         ({"symbol": "aapl"}, "/symbol"),
         ({"side": "hold"}, "/side"),
