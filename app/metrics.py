@@ -120,7 +120,8 @@ BRIDGE_SKIPPED = Counter(
 )
 BRIDGE_ERRORS = Counter(
     "at_stream_bridge_errors_total",
-    "Bridge failures, each retried: kind publish, commit, produce, fetch, connect, setup.",
+    "Bridge failures by kind: fetch, publish, commit, produce, connect, setup, observe (each "
+    "retried) and too-large (a record over NATS max_payload: skipped, never published).",
     ["direction", "kind"],
 )
 BRIDGE_KAFKA_LAG = Gauge(
