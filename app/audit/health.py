@@ -1,8 +1,8 @@
 """Whether the audit store answers: ``/readyz``'s ``audit_store_reachable`` check and the
 ``at_stream_audit_store_up`` gauge (pure bookkeeping, no Faust: the sink feeds it).
 
-The store is reachable while both the sink's last write (or migration) and its last probe
-(a read every 2 s, so that an idle sink notices an outage too) succeeded: a store that
+The store is reachable while the sink's last write (or migration) succeeded and no probe
+failed since (a read every 2 s, so that an idle sink notices an outage too): a store that
 answers reads but refuses writes is not.
 """
 
@@ -44,11 +44,14 @@ def reset(enabled: bool) -> None:
 
 
 def answered(up: bool, *, probe: bool = False) -> None:
-    """The store's last answer to a write (``probe`` False) or to the probe."""
+    """The store's last answer to a write (``probe`` False) or to the probe. A write that
+    went through answers for the probe too (the store is evidently there); a probe that
+    answers does not clear a refused write."""
     if probe:
         health.probe_ok = up
     else:
         health.write_ok = up
+        health.probe_ok = health.probe_ok or up
     AUDIT_DB_UP.set(1 if health.reachable else 0)
 
 

@@ -47,6 +47,14 @@ def test_a_refused_write_is_not_ready_even_when_reads_answer(store: SQLiteStore)
     assert health.audit_ready() is True and gauge(AUDIT_DB_UP) == 1
 
 
+def test_a_write_that_went_through_answers_for_a_failed_probe(store: SQLiteStore) -> None:
+    health.answered(True)
+    health.answered(False, probe=True)  # e.g. timed out behind a slow write
+    assert health.audit_ready() is False
+    health.answered(True)
+    assert health.audit_ready() is True and gauge(AUDIT_DB_UP) == 1
+
+
 async def test_the_probe_notices_an_idle_store_going_away_and_coming_back(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
