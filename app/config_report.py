@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
@@ -44,12 +45,26 @@ def _sources(
     return out
 
 
+def without_password(text: str) -> str:
+    """A URL's credentials masked (``NATS_URL`` may carry ``user:password@`` or a token
+    ``token@``): the password, or a lone token; other text as it is."""
+    if "://" not in text or "@" not in text:
+        return text
+    parts = urlsplit(text)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return text
+    user, colon, _ = userinfo.partition(":")
+    masked = f"{user}:{MASK}" if colon else MASK
+    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else "(empty)"
     if value is None:
         return "(unset)"
-    return str(value)
+    return without_password(str(value))
 
 
 def effective(

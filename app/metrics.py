@@ -120,7 +120,8 @@ BRIDGE_SKIPPED = Counter(
 )
 BRIDGE_ERRORS = Counter(
     "at_stream_bridge_errors_total",
-    "Bridge failures, each retried: kind publish, commit, produce, fetch, connect, setup.",
+    "Bridge failures by kind: fetch, publish, commit, produce, connect, setup, observe (each "
+    "retried) and too-large (a record over NATS max_payload: skipped, never published).",
     ["direction", "kind"],
 )
 BRIDGE_KAFKA_LAG = Gauge(
@@ -135,4 +136,20 @@ BRIDGE_NATS_PENDING = Gauge(
 )
 BRIDGE_NATS_UP = Gauge("at_stream_bridge_nats_up", "1 while the bridge is connected to NATS.")
 BRIDGE_ENABLED = Gauge("at_stream_bridge_enabled", "1 if this worker runs the NATS bridge.")
+BRIDGE_ERROR_KINDS = {
+    "kafka-to-nats": ("fetch", "publish", "too-large", "commit"),
+    "nats-to-kafka": ("fetch", "produce"),
+    "both": ("connect", "setup", "observe"),
+}
+
+
+def start_bridge_series() -> None:
+    """The bridge's error and skip series at 0 from the start (rates and panels see a 0)."""
+    for direction, kinds in BRIDGE_ERROR_KINDS.items():
+        for kind in kinds:
+            BRIDGE_ERRORS.labels(direction=direction, kind=kind)
+    for direction in ("kafka-to-nats", "nats-to-kafka"):
+        BRIDGE_SKIPPED.labels(direction=direction)
+
+
 # -- end of the NATS bridge block ---------------------------------------------------------

@@ -215,12 +215,13 @@ class Settings(BaseSettings):
     @classmethod
     def _nats(cls, value: str) -> str:
         parts = urlsplit(value)
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no credentials
         if parts.scheme not in {"nats", "tls", "ws", "wss"} or not parts.hostname:
-            raise ValueError(f"expected nats://host:port, got {value!r}")
+            raise ValueError(f"expected nats://host:port, got {shown!r}")
         try:
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
+            raise ValueError(f"bad port in {shown!r}") from exc
         return value
 
     @field_validator("audit_url")

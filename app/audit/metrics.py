@@ -23,7 +23,14 @@ AUDIT_WRITE_ERRORS = Counter(
     "at_stream_audit_write_errors_total",
     "Batch writes the audit store refused or did not answer (each retried, offsets held).",
 )
-AUDIT_DB_UP = Gauge("at_stream_audit_store_up", "1 if the audit store took the last batch.")
+AUDIT_DB_UP = Gauge(
+    "at_stream_audit_store_up",
+    "1 if the audit store answered the sink's last operation (a batch, or its probe every "
+    "2 s); 0 while it does not (or the sink is off: see at_stream_audit_sink_enabled).",
+)
+AUDIT_SINK_ENABLED = Gauge(
+    "at_stream_audit_sink_enabled", "1 if this worker runs the audit sink (AT_STREAM_AUDIT_SINK)."
+)
 AUDIT_BATCH = Histogram(
     "at_stream_audit_batch_seconds",
     "Time to store one batch (its transaction committed).",

@@ -21,11 +21,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
-from app.audit import audit_topics, logical_topics, reader
+from app.audit import audit_topics, health, logical_topics, reader
 from app.audit.errors import SchemaTooNew, StoreUnavailable
 from app.audit.metrics import (
     AUDIT_BATCH,
-    AUDIT_DB_UP,
     AUDIT_LAG,
     AUDIT_REDELIVERED,
     AUDIT_RETENTION_DELETED,
@@ -58,11 +57,11 @@ async def retry(what: str, call: Any, stopping: asyncio.Event) -> Any:
         try:
             result = await call()
         except StoreUnavailable as exc:
-            AUDIT_DB_UP.set(0)
+            health.answered(False)
             AUDIT_WRITE_ERRORS.inc()
             log.warning("audit %s failed, retrying in %.1f s: %s", what, delay, exc.reason)
         else:
-            AUDIT_DB_UP.set(1)
+            health.answered(True)
             return result
         try:
             await asyncio.wait_for(stopping.wait(), delay)
@@ -79,6 +78,7 @@ class AuditSink(Service):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        health.reset(settings.audit_sink)  # /readyz checks the store when the sink is on
         self.topics = audit_topics(settings)
         self.store: Store = open_store(settings.audit_store_url)
         self.committed: dict[TopicPartition, int] = {}
@@ -91,6 +91,7 @@ class AuditSink(Service):
         if settings.audit_sink:
             self.run_future = self.add_future(self._run())
             self.add_future(self._lag())
+            self.add_future(health.probe(self.store, self.halt))
             if settings.audit_retention_days or settings.audit_retention_topics:
                 self.add_future(self._retention())
 

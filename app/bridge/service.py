@@ -20,7 +20,7 @@ from app.bridge.link import NatsLink
 from app.bridge.outbound import KafkaToNats
 from app.errors import ConfigError
 from app.main import app, providers, settings
-from app.metrics import BRIDGE_ENABLED, BRIDGE_ERRORS
+from app.metrics import BRIDGE_ENABLED, BRIDGE_ERRORS, start_bridge_series
 from app.providers import Provider
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ class Bridge(Service):
         super().__init__(*args, **kwargs)
         self.enabled = settings.bridge_enabled
         BRIDGE_ENABLED.set(1 if self.enabled else 0)
+        if self.enabled:
+            start_bridge_series()
         self.parts = _build() if self.enabled else None
         self._loops: list[asyncio.Task[None]] = []
         Bridge.instance = self

@@ -7,6 +7,7 @@ from typing import Any
 from faust import web
 from prometheus_client import generate_latest
 
+from app.audit.health import audit_ready
 from app.bridge.service import nats_ready
 from app.errors import NotReady
 from app.observe import broker_unreachable
@@ -26,7 +27,8 @@ class Healthz(ProblemView):
 
 @blueprint.route("/readyz", name="readyz")
 class Readyz(ProblemView):
-    """The broker answers and this worker has its partitions."""
+    """The broker answers, this worker has its partitions and its tables, and the enabled
+    dependencies (NATS for the bridge, the audit store for the sink) answer."""
 
     async def get(self, request: web.Request) -> web.Response:
         app: Any = self.app
@@ -34,6 +36,9 @@ class Readyz(ProblemView):
         nats = nats_ready()  # None: the bridge is off, NATS does not matter
         if nats is not None:
             found["nats_connected"] = nats
+        audit = audit_ready()  # None: the audit sink is off
+        if audit is not None:
+            found["audit_store_reachable"] = audit
         failing = [name for name, ok in found.items() if not ok]
         if failing:
             raise NotReady(

@@ -327,6 +327,8 @@ async def test_store_outage_pauses_the_sink_not_the_pipeline(audit: Audit) -> No
                     break
                 await asyncio.sleep(0.5)
             assert seen["up"] == 0 and seen["lag"] >= 60, seen
+            status, body = await get(http, worker.url + "/readyz")  # the enabled dependency
+            assert status == 503 and body["checks"]["audit_store_reachable"] is False, body
             if audit.backend == "postgres":
                 async with http.get(f"{audit.api}/audit/events") as r:
                     assert r.status == 503 and r.content_type == "application/problem+json"
@@ -340,10 +342,12 @@ async def test_store_outage_pauses_the_sink_not_the_pipeline(audit: Audit) -> No
         deadline = time.monotonic() + 15
         while True:
             seen = await metrics(http, worker)
-            if seen["lag"] == 0 or time.monotonic() > deadline:
+            if seen == {"up": 1.0, "lag": 0.0} or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
         assert seen == {"up": 1.0, "lag": 0.0}
+        status, body = await get(http, worker.url + "/readyz")
+        assert status == 200 and body["checks"]["audit_store_reachable"] is True, body
 
 
 async def test_sigkill_mid_batch_every_offset_once(audit: Audit) -> None:

@@ -2,11 +2,14 @@
 
 Debian's ``prometheus`` package (it ships ``promtool``) is installed by the test command
 when it is missing and we are root; where it cannot be, the test fails with one line that
-names what to install (never a skip). A live worker under a little load is scraped every
-second; then every PromQL expression of every dashboard panel and every alert rule is
-evaluated through Prometheus's HTTP API (each parses; each panel's returns data), every
-metric they name must be one the worker exports, and ``promtool test rules`` unit-tests
-the rules with synthetic series.
+names what to install (never a skip). A live worker under a little load, with the NATS
+bridge on (a real nats-server) and the audit sink on (SQLite), is scraped every second by
+a Prometheus configured from the compose stack's ``ops/prometheus/prometheus.yml`` (its
+job, path and rule file; only the target and the intervals are the test's); then every
+PromQL expression of every dashboard panel and every alert rule is evaluated through
+Prometheus's HTTP API (each parses; each panel's returns data), every metric they name
+must be one the worker exports, and ``promtool test rules`` unit-tests the rules with
+synthetic series.
 """
 
 from __future__ import annotations
@@ -26,13 +29,26 @@ import aiohttp
 import pytest
 import yaml
 
+from app.bridge.server import LocalNats
 from app.broker.launcher import free_port
-from tests.integration.support import ROOT, Worker, post_signal, signal_body
+from tests.integration.bridge_support import bridge_env, legacy_signal, nats_server, publish_legacy
+from tests.integration.support import ROOT, Worker, post_signal, signal_body, unique
+
+__all__ = ["nats_server"]  # the fixture
 
 OPS = ROOT / "ops"
 DASHBOARD = OPS / "grafana" / "dashboards" / "at-stream.json"
 ALERTS = OPS / "prometheus" / "alerts.yml"
 ALERT_TESTS = OPS / "prometheus" / "alerts.test.yml"
+COMPOSE_CONFIG = OPS / "prometheus" / "prometheus.yml"
+# what an operator must see of the optional parts, each read by some panel
+HEALTH_ON_THE_DASHBOARD = {
+    "at_stream_bridge_enabled", "at_stream_bridge_nats_up", "at_stream_bridge_messages_total",
+    "at_stream_bridge_kafka_lag_records", "at_stream_bridge_nats_pending_messages",
+    "at_stream_bridge_errors_total", "at_stream_audit_sink_enabled", "at_stream_audit_store_up",
+    "at_stream_audit_lag_records", "at_stream_audit_records_written_total",
+    "at_stream_audit_write_errors_total",
+}  # fmt: skip
 _NAME = re.compile(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()")  # not a function call
 _GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 _KEYWORDS = {"and", "or", "unless", "offset", "bool"}
@@ -93,19 +109,44 @@ def test_promtool_unit_tests_every_alert_rule() -> None:
     assert {r["alert"] for r in alert_rules()} == covered  # every alert has a test
 
 
+def prometheus_config(target: str) -> dict[str, Any]:
+    """The compose stack's Prometheus config, scraping ``target`` every second: the same
+    job, metrics path and rule file (mounted at /etc/prometheus/alerts.yml there)."""
+    config: dict[str, Any] = yaml.safe_load(COMPOSE_CONFIG.read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    config["rule_files"] = [str(ALERTS)]
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    [job] = config["scrape_configs"]
+    job["static_configs"] = [{"targets": [target]}]
+    return config
+
+
+def test_the_test_config_is_the_compose_config_but_for_target_and_intervals() -> None:
+    compose: dict[str, Any] = yaml.safe_load(COMPOSE_CONFIG.read_text())
+    ours = prometheus_config("127.0.0.1:1")
+    [theirs], [mine] = compose["scrape_configs"], ours["scrape_configs"]
+    assert {k: v for k, v in mine.items() if k != "static_configs"} == {
+        k: v for k, v in theirs.items() if k != "static_configs"}  # fmt: skip
+    assert ours["rule_files"] == [str(ALERTS)] and mine["job_name"] == "at-stream"
+
+
+def test_bridge_and_audit_health_are_on_the_dashboard() -> None:
+    read = set().union(*(metric_names(expr) for _, expr in panel_queries()))
+    assert read >= HEALTH_ON_THE_DASHBOARD, HEALTH_ON_THE_DASHBOARD - read
+
+
 @pytest.fixture
-def scraped(start_worker: Callable[..., Worker], tmp_path: Path) -> Iterator[tuple[str, Worker]]:
-    """A worker under a little load, and a real Prometheus scraping it every second."""
+def scraped(
+    start_worker: Callable[..., Worker], nats_server: LocalNats, tmp_path: Path
+) -> Iterator[tuple[str, Worker]]:
+    """A worker under a little load (webhooks, and legacy signals through the NATS bridge),
+    and a real Prometheus scraping it every second."""
     prometheus, _ = ensure_prometheus()
-    worker = start_worker(AT_STREAM_DEFAULT_RATE_LIMIT="0")
-    asyncio.run(_load(worker))
+    stream = unique("prom")
+    worker = start_worker(AT_STREAM_DEFAULT_RATE_LIMIT="0", **bridge_env(nats_server, stream))
+    asyncio.run(_load(worker, nats_server))
     port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(ALERTS)],
-        "scrape_configs": [{"job_name": "at-stream",
-                            "static_configs": [{"targets": [f"127.0.0.1:{worker.port}"]}]}],
-    }  # fmt: skip
+    config = prometheus_config(f"127.0.0.1:{worker.port}")
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     log = (tmp_path / "prometheus.log").open("wb")
     proc = subprocess.Popen(
@@ -124,8 +165,10 @@ def scraped(start_worker: Callable[..., Worker], tmp_path: Path) -> Iterator[tup
         log.close()
 
 
-async def _load(worker: Worker) -> None:
+async def _load(worker: Worker, nats: LocalNats) -> None:
     await worker.wait_ready()
+    legacy = [(unique("legacy"), legacy_signal("prom-legacy", i)) for i in range(3)]
+    await publish_legacy(nats.url, "trading.signals.in", legacy)  # bridged nats-to-kafka
     async with aiohttp.ClientSession() as http:
         for n in range(20):
             await post_signal(http, worker, signal_body(account=f"prom-{n % 4}"))

@@ -59,3 +59,40 @@ def test_check_without_any_secret_names_the_variable(
     monkeypatch.delenv("API_KEY_HMAC_SECRET", raising=False)
     assert cli.main(["config", "--check"]) == 2
     assert "API_KEY_HMAC_SECRET" in capsys.readouterr().err
+
+
+def test_a_password_in_a_url_setting_is_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environ = {"API_KEY_HMAC_SECRET": "env-secret-value",
+               "NATS_URL": "nats://bridge:nats-pass-123@nats.example.com:4222"}  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    entries = {e.variable: e for e in config_report.effective(Settings(), environ)}
+    assert entries["NATS_URL"].value == "nats://bridge:***@nats.example.com:4222"
+    assert "nats-pass-123" not in config_report.render(list(entries.values()))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("nats://u:p@h:4222", "nats://u:***@h:4222"),
+        ("nats://s3cr3t-token@h:4222", "nats://***@h:4222"),  # NATS token authentication
+        ("nats://h:4222", "nats://h:4222"),
+        ("a@b.c", "a@b.c"),
+        ("plain", "plain"),
+    ],
+)
+def test_without_password(text: str, shown: str) -> None:
+    assert config_report.without_password(text) == shown
+
+
+def test_check_of_a_bad_nats_url_does_not_print_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("API_KEY_HMAC_SECRET", "a-long-enough-secret")
+    monkeypatch.setenv("NATS_URL", "http://u:nats-pass-123@nats.example.com:4222")
+    lines = config_report.problems()
+    assert lines and lines[0].startswith("NATS_URL:")
+    assert not any("nats-pass-123" in line for line in lines), lines
