@@ -23,6 +23,15 @@ class InvalidOrder(TradingError):
         super().__init__(f"{who}: {field}: {reason}")
 
 
+class InvalidIntent(TradingError):
+    """A signal's intent that does not say what to trade (e.g. a target without a value)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"intent: {field}: {reason}")
+
+
 class InvalidQuote(TradingError):
     """A quote whose prices or sizes contradict each other (e.g. bid above ask)."""
 

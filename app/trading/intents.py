@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.decimals import PlainDecimal, Positive
 from app.ids import derive, order_id_for
 from app.models import Name, Side, Signal
-from app.trading.errors import TradingConfigError, TradingError
+from app.trading.errors import InvalidIntent, TradingConfigError
 from app.trading.orders import TradingOrder, build_order
 
 ZERO = Decimal(0)
@@ -46,13 +46,6 @@ class Intent(StrEnum):
     ORDER = "order"
     TARGET_POSITION = "target_position"
     CLOSE = "close"
-
-
-class InvalidIntent(TradingError):
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"intent: {field}: {reason}")
 
 
 class IntentSpec(BaseModel):
