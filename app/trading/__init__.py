@@ -10,7 +10,9 @@
   fees and venue rejects, each a pure, seeded function.
 - :mod:`app.trading.matching`: one matching step, an order state and a quote in, the new
   state and its lifecycle events out.
-- :mod:`app.trading.risk`: pre-trade risk checks and the ACTIVE / REDUCING / HALTED states.
+- :mod:`app.trading.risk`: pre-trade risk checks (one reason code per failing check).
+- :mod:`app.trading.trading_state`: ACTIVE / REDUCING / HALTED per account and global, and
+  the kill switch's idempotent state changes.
 - :mod:`app.trading.intents`: ``order`` / ``target_position`` / ``close`` intents,
   TradingView's ``strategy.position_size`` and the strategy-to-accounts fan-out.
 
