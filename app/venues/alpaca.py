@@ -100,6 +100,7 @@ class AlpacaVenue(Venue):
         self._now = now
         self._answers: OrderedDict[str, VenueEvent] = OrderedDict()
         self._followed: dict[str, _Followed] = {}
+        self._closed: OrderedDict[str, OrderStatus] = OrderedDict()
         self._in_doubt: set[str] = set()
 
     @classmethod
@@ -216,10 +217,11 @@ class AlpacaVenue(Venue):
 
     async def cancel(self, order_id: str) -> CancelResult:
         followed = self._followed.get(order_id)
-        if followed is not None and followed.seen.status not in OPEN:
+        closed = self._closed.get(order_id)
+        if closed is not None:
             return CancelResult(
                 order_id=order_id, outcome=CancelOutcome.ALREADY_CLOSED,
-                reason=f"the order is {followed.seen.status.value}",
+                reason=f"the order is {closed.value}",
             )  # fmt: skip
         venue_id = followed.venue_order_id if followed else None
         if venue_id is None:
@@ -305,7 +307,9 @@ class AlpacaVenue(Venue):
             )
             events.extend(new)
         for oid in [oid for oid, f in self._followed.items() if f.seen.status not in OPEN]:
-            del self._followed[oid]
+            self._closed[oid] = self._followed.pop(oid).seen.status
+        while len(self._closed) > REMEMBERED:
+            self._closed.popitem(last=False)
         return events
 
     async def start(

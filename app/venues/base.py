@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -257,7 +257,7 @@ class Venue(ABC):
     async def close(self) -> None:
         """Release connections."""
 
-    async def updates(self, interval: float | None = None) -> AsyncIterator[VenueEvent]:
+    async def updates(self, interval: float | None = None) -> AsyncGenerator[VenueEvent, None]:
         """``poll`` every ``interval`` seconds, forever; an unavailable venue is logged."""
         every = self.poll_interval_seconds if interval is None else interval
         while True:
