@@ -35,16 +35,13 @@ from app.logs import fields
 from app.models import Order
 from app.order_state import OPEN, OrderStatus
 from app.venues.alpaca_http import AlpacaHTTP
+from app.venues.alpaca_parse import VENUE, AlpacaOrder, error_message, parse_order
+from app.venues.alpaca_rest import list_orders, list_positions, order_by_client_id
 from app.venues.alpaca_wire import (
-    VENUE,
-    AlpacaOrder,
     Seen,
-    error_message,
     events_between,
     lifecycle_status,
     order_body,
-    parse_order,
-    parse_position,
     reject_code,
     to_venue_order,
 )
@@ -54,11 +51,9 @@ from app.venues.base import (
     CircuitOpen,
     RejectCode,
     Venue,
-    VenueError,
     VenueEvent,
     VenueOrder,
     VenuePosition,
-    VenueProtocolError,
     VenueUnavailable,
     accepted_event,
     rejected_event,
@@ -72,8 +67,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
-MAX_PAGES = 50
 REMEMBERED = 100_000
 
 
@@ -161,7 +154,11 @@ class AlpacaVenue(Venue):
         if reply.ok:
             return self._accepted(order, parse_order(reply.body), correlation_id)
         if reply.status == 422 or reply.in_doubt or oid in self._in_doubt:
-            found = await self._by_client_id(oid, "submit")
+            try:
+                found = await order_by_client_id(self.http, oid, "submit")
+            except VenueUnavailable:
+                self._in_doubt.add(oid)  # a 422 may mean it is there: never reject it now
+                raise
             if found is not None:
                 log.info(
                     "order already at the venue (a repeated submission): looked up",
@@ -225,7 +222,7 @@ class AlpacaVenue(Venue):
             )  # fmt: skip
         venue_id = followed.venue_order_id if followed else None
         if venue_id is None:
-            found = await self._by_client_id(order_id, "cancel")
+            found = await order_by_client_id(self.http, order_id, "cancel")
             if found is None:
                 return CancelResult(order_id=order_id, outcome=CancelOutcome.UNKNOWN_ORDER)
             venue_id = found.id
@@ -240,56 +237,15 @@ class AlpacaVenue(Venue):
         log.info("cancel sent", extra=fields(order_id=order_id, outcome=outcome.value))
         return CancelResult(order_id=order_id, outcome=outcome, reason=reason)
 
-    async def _by_client_id(self, order_id: str, operation: str) -> AlpacaOrder | None:
-        reply = await self.http.request(
-            "GET", "/v2/orders:by_client_order_id",
-            operation=operation, params={"client_order_id": order_id},
-        )  # fmt: skip
-        if reply.ok:
-            return parse_order(reply.body)
-        if reply.status in (404, 422):
-            return None
-        raise VenueError(
-            VENUE, operation, f"order lookup: {error_message(reply.status, reply.body)}"
-        )
-
     # -- state ------------------------------------------------------------------------------
 
-    async def _orders(
-        self, status: str, after: datetime | None, operation: str
-    ) -> list[AlpacaOrder]:
-        out: list[AlpacaOrder] = []
-        ids: set[str] = set()
-        for _ in range(MAX_PAGES):
-            params = {"status": status, "direction": "asc", "limit": str(PAGE), "nested": "false"}
-            if after is not None:
-                params["after"] = after.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            reply = await self.http.request("GET", "/v2/orders", operation=operation, params=params)
-            if not reply.ok:
-                raise VenueError(VENUE, operation, error_message(reply.status, reply.body))
-            if not isinstance(reply.body, list):
-                raise VenueProtocolError(VENUE, operation, "expected a list of orders")
-            page = [parse_order(raw) for raw in reply.body]
-            fresh = [o for o in page if o.id not in ids]
-            out.extend(fresh)
-            ids.update(o.id for o in fresh)
-            last = page[-1].submitted_at if page else None
-            if len(page) < PAGE or not fresh or last is None:
-                return out
-            after = last - timedelta(microseconds=1)  # ``after`` is exclusive; ids dedupe
-        log.warning("order listing cut at %d pages", MAX_PAGES, extra=fields(operation=operation))
-        return out
-
     async def open_orders(self) -> list[VenueOrder]:
-        return [to_venue_order(o) for o in await self._orders("open", None, "open_orders")]
+        return [
+            to_venue_order(o) for o in await list_orders(self.http, "open", None, "open_orders")
+        ]
 
     async def positions(self) -> list[VenuePosition]:
-        reply = await self.http.request("GET", "/v2/positions", operation="positions")
-        if not reply.ok:
-            raise VenueError(VENUE, "positions", error_message(reply.status, reply.body))
-        if not isinstance(reply.body, list):
-            raise VenueProtocolError(VENUE, "positions", "expected a list of positions")
-        return [parse_position(raw) for raw in reply.body]
+        return await list_positions(self.http)
 
     async def poll(self) -> list[VenueEvent]:
         active = {oid: f for oid, f in self._followed.items() if f.seen.status in OPEN}
@@ -298,7 +254,7 @@ class AlpacaVenue(Venue):
         now = self._now()
         since = min((f.submitted_at or now - timedelta(days=1)) for f in active.values())
         events: list[VenueEvent] = []
-        for snap in await self._orders("all", since - timedelta(seconds=1), "poll"):
+        for snap in await list_orders(self.http, "all", since - timedelta(seconds=1), "poll"):
             followed = active.get(snap.client_order_id)
             if followed is None:
                 continue
@@ -315,13 +271,15 @@ class AlpacaVenue(Venue):
     async def start(
         self, ours: Sequence[OurOrder], our_positions: Mapping[str, Decimal]
     ) -> ReconciliationReport:
-        venue_open = await self._orders("open", None, "reconcile")
+        venue_open = await list_orders(self.http, "open", None, "reconcile")
         venue_positions = await self.positions()
         by_id = {o.client_order_id: o for o in venue_open}
         looked_up: dict[str, AlpacaOrder | None] = {}
         for our in ours:
             if our.order_id not in by_id:
-                looked_up[our.order_id] = await self._by_client_id(our.order_id, "reconcile")
+                looked_up[our.order_id] = await order_by_client_id(
+                    self.http, our.order_id, "reconcile"
+                )
         report = reconcile(
             VENUE, ours, our_positions,
             [to_venue_order(o) for o in venue_open], venue_positions,

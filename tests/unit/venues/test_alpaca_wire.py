@@ -11,14 +11,12 @@ import pytest
 from app.ids import order_id_for
 from app.models import Order, OrderType, TimeInForce
 from app.order_state import OrderStatus
+from app.venues.alpaca_parse import error_message, parse_order, parse_position
 from app.venues.alpaca_wire import (
     Seen,
-    error_message,
     events_between,
     lifecycle_status,
     order_body,
-    parse_order,
-    parse_position,
     reject_code,
 )
 from app.venues.base import RejectCode, VenueEvent, VenueProtocolError, venue_fill_id
