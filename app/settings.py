@@ -183,6 +183,27 @@ class Settings(BaseSettings):
     bridge_nak_delay_seconds: float = Field(2, ge=0, le=600)
     # -- end of the NATS bridge block --------------------------------------------------------
 
+    # -- Alpaca paper trading venue (app/venues/alpaca.py; README "Alpaca paper trading") ----
+    alpaca_api_key_id: SecretStr | None = Field(
+        None, validation_alias="ALPACA_API_KEY_ID", description="Alpaca API key id."
+    )
+    alpaca_api_secret_key: SecretStr | None = Field(
+        None, validation_alias="ALPACA_API_SECRET_KEY", description="Alpaca API secret key."
+    )
+    alpaca_base_url: str = Field(
+        "https://paper-api.alpaca.markets",
+        validation_alias="ALPACA_BASE_URL",
+        description="Alpaca Trading API base URL (default: paper trading).",
+    )
+    alpaca_request_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    alpaca_max_attempts: int = Field(5, ge=1, le=20, description="Attempts per call, retries too.")
+    alpaca_backoff_base_seconds: float = Field(0.25, ge=0, le=60)
+    alpaca_backoff_max_seconds: float = Field(8.0, ge=0, le=600)
+    alpaca_breaker_failures: int = Field(5, ge=1, le=1000)
+    alpaca_breaker_cooldown_seconds: float = Field(30.0, ge=0, le=3600)
+    alpaca_poll_interval_seconds: float = Field(1.0, ge=0.3, le=60)
+    # -- end of the Alpaca block -------------------------------------------------------------
+
     # -- local broker launcher -------------------------------------------------------------
     broker_dir: Path = Field(Path("var/kafka"), description="Data and pid of the local Kafka.")
     broker_port: int = Field(19092, ge=1024, le=65535, description="Local Kafka's port.")
@@ -223,6 +244,14 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"bad port in {shown!r}") from exc
         return value
+
+    @field_validator("alpaca_base_url")
+    @classmethod
+    def _alpaca_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            raise ValueError(f"expected https://host[:port], got {value!r}")
+        return value.rstrip("/")
 
     @field_validator("audit_url")
     @classmethod

@@ -23,6 +23,9 @@ ALIASES = {
     "nats_stream": "NATS_STREAM",
     "nats_durable": "NATS_DURABLE",
     "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "alpaca_api_key_id": "ALPACA_API_KEY_ID",
+    "alpaca_api_secret_key": "ALPACA_API_SECRET_KEY",
+    "alpaca_base_url": "ALPACA_BASE_URL",
 }
 
 
