@@ -10,6 +10,7 @@ are still there, so a Faust upgrade that moves one fails there and not in produc
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from typing import Any
 
 from faust.streams import _current_event
 from faust.types import TP, EventT, StreamT
+
+log = logging.getLogger(__name__)
 
 
 def partition_db(table: Any, partition: int) -> Any:
@@ -175,8 +178,10 @@ def seek_uncommitted_to_the_start() -> None:
     0, so a partition whose previous owner died before its first commit stayed wherever
     the fetcher had got to: the records in between were never processed (the failover
     test lost up to 45 signals that way). With this, such a partition goes back to its
-    first offset, which is what ``consumer_auto_offset_reset="earliest"`` promises;
-    changelog partitions are left to Faust's recovery, which seeks them itself.
+    first offset, which is what ``consumer_auto_offset_reset="earliest"`` promises (one
+    the fetcher has no position for yet starts there anyway: no seek, which would cost a
+    start-up about a second); changelog partitions are left to Faust's recovery, which
+    seeks them itself.
     Patches ``AIOKafkaConsumerThread.seek_to_committed`` (used by ``Consumer.perform_seek``).
     """
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -188,13 +193,26 @@ def seek_uncommitted_to_the_start() -> None:
     async def seek_to_committed(self: Any) -> Any:
         committed = await original(self)
         changelogs = self.app.tables.changelog_topics
+        consumer = self._ensure_consumer()
         rewind = [
-            tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs
+            tp
+            for tp, offset in committed.items()
+            if not offset and tp.topic not in changelogs and _position(consumer, tp)
         ]
         if rewind:
-            consumer = self._ensure_consumer()
+            log.info("no commit yet: reading from the start of %s", sorted(map(str, rewind)))
             await self.call_thread(consumer.seek_to_beginning, *rewind)
         return committed
 
     seek_to_committed.at_stream = True  # type: ignore[attr-defined]
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+
+
+def _position(consumer: Any, tp: Any) -> int:
+    """aiokafka's fetch position of ``tp`` (0: none yet, so it resets to the start anyway).
+
+    Reads ``AIOKafkaConsumer._subscription.subscription.assignment.state_value(tp)``.
+    """
+    subscription = consumer._subscription.subscription
+    state = None if subscription is None else subscription.assignment.state_value(tp)
+    return int(state.position) if state is not None and state.has_valid_position else 0

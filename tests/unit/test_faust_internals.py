@@ -220,13 +220,24 @@ def test_a_partition_never_committed_is_read_from_its_start_after_a_seek() -> No
     patched: Any = AIOKafkaConsumerThread.seek_to_committed
     assert getattr(patched, "at_stream", False)
 
-    never, zero, some = (TopicPartition("signals", p) for p in range(3))
+    never, zero, some, fresh = (TopicPartition("signals", p) for p in range(4))
     changelog = TopicPartition("app-positions-changelog", 0)
+    positions = {never: 12, zero: 5, some: 9, changelog: 3}  # fresh: no position yet
     rewound: list[Any] = []
 
     class FakeAIOKafka:
+        _subscription = SimpleNamespace(
+            subscription=SimpleNamespace(
+                assignment=SimpleNamespace(
+                    state_value=lambda tp: SimpleNamespace(
+                        has_valid_position=tp in positions, position=positions.get(tp)
+                    )
+                )
+            )
+        )
+
         async def seek_to_committed(self) -> dict[Any, int | None]:
-            return {never: None, zero: 0, some: 7, changelog: None}
+            return {never: None, zero: 0, some: 7, fresh: None, changelog: None}
 
         async def seek_to_beginning(self, *tps: Any) -> None:
             rewound.extend(tps)
@@ -238,5 +249,20 @@ def test_a_partition_never_committed_is_read_from_its_start_after_a_seek() -> No
         call_thread=lambda fun, *args: fun(*args),
     )
     committed = asyncio.run(patched(thread))
-    assert committed == {never: None, zero: 0, some: 7, changelog: None}  # as Faust expects
-    assert rewound == [never, zero]
+    assert committed == {never: None, zero: 0, some: 7, fresh: None, changelog: None}
+    assert rewound == [never, zero]  # moved past its start with no commit: back to it
+
+
+def test_aiokafka_s_fetch_position_is_where_faust_internals_reads_it() -> None:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.consumer.subscription_state import (
+        Assignment,
+        SubscriptionState,
+        TopicPartitionState,
+    )
+
+    assert "_subscription" in AIOKafkaConsumer.__init__.__code__.co_names
+    assert isinstance(SubscriptionState.subscription, property)
+    assert callable(Assignment.state_value)
+    assert isinstance(TopicPartitionState.has_valid_position, property)
+    assert isinstance(TopicPartitionState.position, property)
