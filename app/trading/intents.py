@@ -36,7 +36,7 @@ from app.decimals import PlainDecimal, Positive
 from app.ids import derive, order_id_for
 from app.models import Name, Side, Signal
 from app.trading.errors import InvalidIntent, TradingConfigError
-from app.trading.orders import TradingOrder, build_order
+from app.trading.orders import TradingOrder, from_signal
 
 ZERO = Decimal(0)
 QUANTITY_UNIT = Decimal("1e-12")
@@ -206,21 +206,13 @@ def plan_orders(
             unchanged.append((route.account, why))
             continue
         orders.append(
-            build_order(
+            from_signal(
+                signal,
+                correlation_id,
                 order_id=routed_order_id(signal.signal_id, route.account, routed),
-                signal_id=signal.signal_id,
-                correlation_id=correlation_id,
                 account=route.account,
-                strategy=signal.strategy,
-                symbol=signal.symbol,
                 side=Side.BUY if delta > 0 else Side.SELL,
                 quantity=quantity,
-                order_type=signal.order_type,
-                time_in_force=signal.time_in_force,
-                limit_price=signal.limit_price,
-                stop_price=signal.stop_price,
-                reference_price=signal.price,
-                submitted_at=signal.received_at,
             )
         )
     return Plan(tuple(orders), tuple(unchanged))

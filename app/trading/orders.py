@@ -138,17 +138,27 @@ def from_order(order: Order, correlation_id: str) -> TradingOrder:
     )
 
 
-def from_signal(signal: Signal, correlation_id: str) -> TradingOrder:
-    """The one order an ``order``-intent signal causes (id as :func:`app.ids.order_id_for`)."""
+def from_signal(
+    signal: Signal,
+    correlation_id: str,
+    *,
+    order_id: str | None = None,
+    account: str | None = None,
+    side: Side | None = None,
+    quantity: Decimal | None = None,
+) -> TradingOrder:
+    """The order a signal causes: by default the one of an ``order`` intent (id as
+    :func:`app.ids.order_id_for`); a fan-out or a target gives its own id, account, side
+    and quantity."""
     return build_order(
-        order_id=order_id_for(signal.signal_id),
+        order_id=order_id or order_id_for(signal.signal_id),
         signal_id=signal.signal_id,
         correlation_id=correlation_id,
-        account=signal.account,
+        account=account or signal.account,
         strategy=signal.strategy,
         symbol=signal.symbol,
-        side=signal.side,
-        quantity=signal.quantity,
+        side=side or signal.side,
+        quantity=signal.quantity if quantity is None else quantity,
         order_type=signal.order_type,
         time_in_force=signal.time_in_force,
         limit_price=signal.limit_price,
