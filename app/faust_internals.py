@@ -216,3 +216,47 @@ def _position(consumer: Any, tp: Any) -> int:
     subscription = consumer._subscription.subscription
     state = None if subscription is None else subscription.assignment.state_value(tp)
     return int(state.position) if state is not None and state.has_valid_position else 0
+
+
+_last_rejoin: dict[int, float] = {}
+_rejoins: set[asyncio.Task[None]] = set()
+
+
+def refuse_gap_commits() -> None:
+    """Never commit past a record an agent did not get; have it read again instead.
+
+    Faust counts a jump in the offsets it hands an agent (offset N, then N+k) as a gap and
+    acks the offsets in between, as if the broker had skipped them, which it does on a
+    compacted or transactional topic. Our input topics are neither, so a jump means Faust
+    dropped records it had fetched (around a rebalance or a seek), and acking them would
+    commit past records whose effects were never produced: the failover test lost two in
+    one run that way. Patched ``Consumer._add_gap``: it logs the range, acks nothing, and
+    asks the group to rebalance (at most every 5 s), after which Faust seeks every
+    partition to its committed offset, which is now below the gap, and the records come
+    again; the effects marks stop below a gap too (``app.tables.effects``).
+    """
+    from faust.transport.consumer import Consumer
+
+    original = Consumer._add_gap
+    if getattr(original, "at_stream", False):
+        return
+
+    async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+        if offset_from >= offset_to:
+            return
+        log.warning(
+            "records %d..%d of %s were not handed to its agent: not committing past them; "
+            "asking for a rebalance to read them again",
+            offset_from,
+            offset_to - 1,
+            tp,
+        )
+        now = asyncio.get_running_loop().time()
+        if now - _last_rejoin.get(id(self.app), -1e9) >= 5.0:
+            _last_rejoin[id(self.app)] = now
+            task = asyncio.ensure_future(request_rejoin(self.app))
+            _rejoins.add(task)
+            task.add_done_callback(_rejoins.discard)
+
+    _add_gap.at_stream = True  # type: ignore[attr-defined]
+    Consumer._add_gap = _add_gap  # type: ignore[method-assign]

@@ -40,6 +40,7 @@ app = faust.App(
     Worker="app.worker.Worker",
 )
 faust_internals.seek_uncommitted_to_the_start()  # no partition skipped after a takeover
+faust_internals.refuse_gap_commits()  # nor a record Faust dropped around a rebalance
 
 
 def _topic(name: str) -> faust.TopicT:

@@ -20,6 +20,12 @@ is written at once; the timer writes the mark past a burst's last records once t
 acknowledged, with no next record to carry it (the table is written in the context of
 the partition's last record, as if from the agent).
 
+A record the agent never got (Faust drops records it had fetched around a rebalance;
+``faust_internals.refuse_gap_commits`` then keeps the commit below them and asks for
+them again) holds the mark below it: the agent calls ``saw(event)`` first for every
+record, and a jump in the offsets stops the mark at the first one missing, until the
+next assignment reads them again.
+
 The mark is cached in memory (the table's value is read once per partition, and again
 after each rebalance): only this worker writes it while it owns the partition, and a
 stale cache could only be low, which is safe.
@@ -71,6 +77,10 @@ class Watermark:
         """Per key: a mark acknowledgements moved to that is not written yet."""
         self._last: dict[str, EventT[Any]] = {}
         """Per key: the last record tracked, the context the timer writes the mark in."""
+        self._next: dict[str, int] = {}
+        """Per key: the offset after the last record seen in this assignment."""
+        self._hold: dict[str, int] = {}
+        """Per key: the first offset skipped in this assignment; the mark stays below it."""
         WATERMARKS.append(self)
 
     def _key(self, event: EventT[Any]) -> str:
@@ -88,6 +98,19 @@ class Watermark:
         self._pending.clear()
         self._moved.clear()
         self._last.clear()
+        self._next.clear()
+        self._hold.clear()
+
+    def saw(self, event: EventT[Any]) -> None:
+        """Note every record the agent gets, before anything else: a record missing from the
+        sequence (Faust dropped it; it asks for it again: ``faust_internals.
+        refuse_gap_commits``) holds the mark below it, so it is produced when it comes."""
+        key, offset = self._key(event), event.message.offset
+        expected = self._next.get(key)
+        if expected is not None and offset > expected:
+            self._hold.setdefault(key, expected)
+        if expected is None or offset >= expected:
+            self._next[key] = offset + 1
 
     def done(self, event: EventT[Any]) -> bool:
         """True if this record's effects were produced and acknowledged before."""
@@ -128,6 +151,9 @@ class Watermark:
             offset, _ = pending.popleft()
             if not pending or pending[0][0] != offset:
                 mark = offset + 1
+        hold = self._hold.get(key)
+        if mark is not None and hold is not None:
+            mark = min(mark, hold)
         if mark is not None and mark > self._mark(key):
             self._moved[key] = mark
         return self._moved.get(key)

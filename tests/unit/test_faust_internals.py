@@ -266,3 +266,36 @@ def test_aiokafka_s_fetch_position_is_where_faust_internals_reads_it() -> None:
     assert callable(Assignment.state_value)
     assert isinstance(TopicPartitionState.has_valid_position, property)
     assert isinstance(TopicPartitionState.position, property)
+
+
+def test_a_gap_in_the_offsets_is_not_acked_but_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Faust acks the offsets an agent never got (``Consumer._add_gap``, called by
+    ``_drain_messages`` when offsets jump); patched, it acks nothing and asks for a
+    rebalance, so the committed offset stays below the gap and the records come again."""
+    import inspect
+
+    assert "_add_gap" in inspect.getsource(Consumer._drain_messages)
+    assert "_gap" in inspect.getsource(Consumer._new_offset)
+    faust_internals.refuse_gap_commits()
+    faust_internals.refuse_gap_commits()
+    assert getattr(Consumer._add_gap, "at_stream", False)
+    rejoins: list[Any] = []
+
+    async def rejoin(app: Any) -> None:
+        rejoins.append(app)
+
+    monkeypatch.setattr(faust_internals, "request_rejoin", rejoin)
+    gaps: dict[Any, Any] = {}
+    consumer = SimpleNamespace(app=SimpleNamespace(), _gap=gaps, _committed_offset={})
+    add_gap: Any = Consumer._add_gap
+
+    async def run() -> None:
+        await add_gap(consumer, TP("signals", 0), 9, 11)
+        await add_gap(consumer, TP("signals", 0), 14, 16)  # within 5 s: no second rebalance
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert gaps == {}  # nothing acked
+    assert rejoins == [consumer.app]
