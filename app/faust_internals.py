@@ -241,9 +241,12 @@ def refuse_gap_commits() -> None:
     if getattr(original, "at_stream", False):
         return
 
+    from app.metrics import CONSUMER_GAPS
+
     async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
         if offset_from >= offset_to:
             return
+        CONSUMER_GAPS.inc()
         log.warning(
             "records %d..%d of %s were not handed to its agent: not committing past them; "
             "asking for a rebalance to read them again",

@@ -84,6 +84,11 @@ STALLED_PARTITIONS = Gauge(
     "at_stream_stalled_partitions",
     "Assigned input partitions with lag and no commit for AT_STREAM_STALL_SECONDS.",
 )
+CONSUMER_GAPS = Counter(
+    "at_stream_consumer_gaps_total",
+    "Runs of records Faust did not hand to an agent (dropped around a rebalance): never "
+    "committed past; each asked for a rebalance that reads them again.",
+)
 STALL_REBALANCES = Counter(
     "at_stream_stall_rebalances_total",
     "Rebalances the watchdog asked for because an assigned partition stalled.",

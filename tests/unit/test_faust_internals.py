@@ -296,6 +296,10 @@ def test_a_gap_in_the_offsets_is_not_acked_but_read_again(
         await add_gap(consumer, TP("signals", 0), 14, 16)  # within 5 s: no second rebalance
         await asyncio.sleep(0)
 
+    from app.metrics import CONSUMER_GAPS
+
+    before = CONSUMER_GAPS._value.get()
     asyncio.run(run())
     assert gaps == {}  # nothing acked
     assert rejoins == [consumer.app]
+    assert CONSUMER_GAPS._value.get() == before + 2  # each counted
