@@ -220,6 +220,32 @@ def _position(consumer: Any, tp: Any) -> int:
 
 _last_rejoin: dict[int, float] = {}
 _rejoins: set[asyncio.Task[None]] = set()
+_head_gaps: dict[tuple[int, TP], tuple[int, int, float]] = {}
+"""Per (app, partition): the committed offset a missing first record was seen at, how many
+rebalances were asked for it, and since when (event loop time)."""
+HEAD_GAP_GRACE = 2.0
+"""Seconds a missing first record may stay missing (being read again) before a rebalance."""
+HEAD_GAP_REJOINS = 3
+"""Rebalances asked for a missing first record before it is taken as gone from the log."""
+
+
+def committed_offset(app: Any, tp: TP) -> int | None:
+    """The next offset to read of an assigned ``tp``, as this worker last committed it or
+    found it committed at assignment (None: no commit): ``Consumer._committed_offset``."""
+    offset = app.consumer._committed_offset.get(tp)
+    return None if offset is None else int(offset)
+
+
+def _ask_rejoin(app: Any) -> bool:
+    """Ask the group to rebalance, at most every 5 s per app; True if asked now."""
+    now = asyncio.get_running_loop().time()
+    if now - _last_rejoin.get(id(app), -1e9) < 5.0:
+        return False
+    _last_rejoin[id(app)] = now
+    task = asyncio.ensure_future(request_rejoin(app))
+    _rejoins.add(task)
+    task.add_done_callback(_rejoins.discard)
+    return True
 
 
 def refuse_gap_commits() -> None:
@@ -234,12 +260,24 @@ def refuse_gap_commits() -> None:
     asks the group to rebalance (at most every 5 s), after which Faust seeks every
     partition to its committed offset, which is now below the gap, and the records come
     again; the effects marks stop below a gap too (``app.tables.effects``).
+
+    Faust misses one gap: the record at the committed offset itself. After a seek its read
+    offset is the committed one, so a first record one past it is no jump, and
+    ``Consumer._new_offset`` commits over a missing head unless it is two records long
+    (``min(acked) - committed > 1``: an off-by-one, the committed offset is the next one to
+    read). The failover test lost single signals that way, about 1 run in 10. Patched
+    ``_new_offset``: while the first acked offset is past the committed one, it commits
+    nothing for that partition, as Faust does for a longer head gap; if that lasts
+    ``HEAD_GAP_GRACE`` seconds (longer than a re-read after a seek takes) it asks for a
+    rebalance. After ``HEAD_GAP_REJOINS`` of them the records are taken as gone from the
+    log (deleted by retention) and committed over, with an error logged.
     """
     from faust.transport.consumer import Consumer
 
     original = Consumer._add_gap
     if getattr(original, "at_stream", False):
         return
+    original_new_offset = Consumer._new_offset
 
     from app.metrics import CONSUMER_GAPS
 
@@ -254,12 +292,46 @@ def refuse_gap_commits() -> None:
             offset_to - 1,
             tp,
         )
-        now = asyncio.get_running_loop().time()
-        if now - _last_rejoin.get(id(self.app), -1e9) >= 5.0:
-            _last_rejoin[id(self.app)] = now
-            task = asyncio.ensure_future(request_rejoin(self.app))
-            _rejoins.add(task)
-            task.add_done_callback(_rejoins.discard)
+        _ask_rejoin(self.app)
+
+    def _new_offset(self: Any, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        key = (id(self.app), tp)
+        if not acked or committed is None or min(acked) <= committed:
+            _head_gaps.pop(key, None)
+            return original_new_offset(self, tp)
+        first, now = min(acked), asyncio.get_running_loop().time()
+        seen, asked, since = _head_gaps.get(key, (None, 0, now))
+        if seen != committed:  # new: give records in flight (a re-read after a seek) time
+            _head_gaps[key] = (committed, 0, now)
+            return None
+        if asked >= HEAD_GAP_REJOINS:
+            log.error(
+                "records %d..%d of %s never came after %d rebalances: taken as gone from the "
+                "log; committing past them",
+                committed,
+                first - 1,
+                tp,
+                asked,
+            )
+            _head_gaps.pop(key, None)
+            self._committed_offset[tp] = first  # as if committed there: Faust goes on from it
+            return original_new_offset(self, tp)
+        if now - since >= HEAD_GAP_GRACE and _ask_rejoin(self.app):
+            if not asked:
+                CONSUMER_GAPS.inc()
+            asked += 1
+            log.warning(
+                "records %d..%d of %s (from its committed offset) were not handed to its "
+                "agent: not committing past them; asking for a rebalance to read them again",
+                committed,
+                first - 1,
+                tp,
+            )
+        _head_gaps[key] = (committed, asked, since)
+        return None
 
     _add_gap.at_stream = True  # type: ignore[attr-defined]
     Consumer._add_gap = _add_gap  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]

@@ -24,7 +24,8 @@ A record the agent never got (Faust drops records it had fetched around a rebala
 ``faust_internals.refuse_gap_commits`` then keeps the commit below them and asks for
 them again) holds the mark below it: the agent calls ``saw(event)`` first for every
 record, and a jump in the offsets stops the mark at the first one missing, until the
-next assignment reads them again.
+next assignment reads them again. The first record of an assignment is expected at the
+committed offset Faust seeked to, so a missing head holds the mark too.
 
 The mark is cached in memory (the table's value is read once per partition, and again
 after each rebalance): only this worker writes it while it owns the partition, and a
@@ -43,6 +44,7 @@ from typing import Any
 from faust.streams import _current_event
 from faust.types import EventT
 
+from app import faust_internals
 from app.logs import fields
 from app.main import app, settings
 from app.tables import rocksdb_options
@@ -107,6 +109,8 @@ class Watermark:
         refuse_gap_commits``) holds the mark below it, so it is produced when it comes."""
         key, offset = self._key(event), event.message.offset
         expected = self._next.get(key)
+        if expected is None:  # the first record of this assignment: Faust seeked here
+            expected = faust_internals.committed_offset(app, event.message.tp)
         if expected is not None and offset > expected:
             self._hold.setdefault(key, expected)
         if expected is None or offset >= expected:

@@ -303,3 +303,68 @@ def test_a_gap_in_the_offsets_is_not_acked_but_read_again(
     assert gaps == {}  # nothing acked
     assert rejoins == [consumer.app]
     assert CONSUMER_GAPS._value.get() == before + 2  # each counted
+
+
+def test_a_missing_record_at_the_committed_offset_is_not_committed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a seek Faust's read offset is the committed one, so a first record one past it
+    is no gap to Faust, and its ``_new_offset`` commits over a head gap of one record (it
+    checks ``min(acked) - committed > 1``). Patched: nothing is committed for the
+    partition; a head gap that lasts ``HEAD_GAP_GRACE`` seconds asks for a rebalance; after
+    ``HEAD_GAP_REJOINS`` of them the records are taken as gone (retention)."""
+    import inspect
+
+    source = inspect.getsource(Consumer._drain_messages)
+    assert "r_offset + 1" in source and "gap > 1" in source  # the head escapes gap detection
+    faust_internals.refuse_gap_commits()
+    assert "_new_offset" in Consumer.__dict__
+    rejoins: list[Any] = []
+
+    async def rejoin(app: Any) -> None:
+        rejoins.append(app)
+
+    monkeypatch.setattr(faust_internals, "request_rejoin", rejoin)
+    monkeypatch.setattr(faust_internals, "_last_rejoin", {})
+    monkeypatch.setattr(faust_internals, "HEAD_GAP_GRACE", 0.0)
+    tp = TP("signals", 3)
+    consumer: Any = SimpleNamespace(
+        app=SimpleNamespace(),
+        _acked={tp: [11, 12, 13]},
+        _acked_index={tp: {11, 12, 13}},
+        _committed_offset={tp: 10},
+        _gap={tp: []},
+    )
+    new_offset: Any = Consumer._new_offset
+
+    async def run() -> list[int | None]:
+        results = [new_offset(consumer, tp)]  # first seen: a grace period, nothing asked
+        results.append(new_offset(consumer, tp))  # still missing: a rebalance is asked
+        await asyncio.sleep(0)
+        return results
+
+    assert asyncio.run(run()) == [None, None]
+    assert rejoins == [consumer.app]
+    consumer._acked[tp] = [10, 11, 12, 13]  # it came again and was handled
+    consumer._acked_index[tp] = {10, 11, 12, 13}
+    assert asyncio.run(_call(new_offset, consumer, tp)) == 14
+
+    # retention deleted 10..11: after HEAD_GAP_REJOINS rebalances, committed over
+    consumer._acked[tp], consumer._acked_index[tp] = [12, 13], {12, 13}
+    consumer._committed_offset[tp] = 10
+
+    async def until_committed() -> list[int | None]:
+        results: list[int | None] = []
+        for _ in range(faust_internals.HEAD_GAP_REJOINS + 2):
+            faust_internals._last_rejoin.clear()  # no 5 s wait between rebalances here
+            results.append(new_offset(consumer, tp))
+            await asyncio.sleep(0)
+        return results
+
+    results = asyncio.run(until_committed())
+    assert results[:-1] == [None] * (faust_internals.HEAD_GAP_REJOINS + 1)
+    assert results[-1] == 14
+
+
+async def _call(fun: Any, *args: Any) -> Any:
+    return fun(*args)

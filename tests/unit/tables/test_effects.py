@@ -8,10 +8,22 @@ from typing import Any
 
 import pytest
 
+TP0 = ("signals", 0)
+COMMITTED: dict[Any, int | None] = {}
+"""What ``faust_internals.committed_offset`` answers in these tests (Faust seeked there)."""
+
+
+@pytest.fixture(autouse=True)
+def _committed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import faust_internals
+
+    COMMITTED.clear()
+    monkeypatch.setattr(faust_internals, "committed_offset", lambda app, tp: COMMITTED.get(tp))
+
 
 class _Event:  # what the marks read of a Faust event (the timer keeps a weak reference)
     def __init__(self, offset: int) -> None:
-        self.message = SimpleNamespace(topic="signals", partition=0, offset=offset)
+        self.message = SimpleNamespace(topic="signals", partition=0, offset=offset, tp=TP0)
 
 
 def _event(offset: int) -> Any:
@@ -72,3 +84,23 @@ def test_records_seen_again_do_not_hold_the_mark(monkeypatch: pytest.MonkeyPatch
     assert marks._hold == {}
     marks.saw(_event(10))
     assert marks._hold == {"test2:signals:0": 9}
+
+
+def test_a_first_record_past_the_committed_offset_holds_the_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Faust seeked to the committed offset 10, but the agent's first record is 11 (10 was
+    dropped around the rebalance): the mark stays at 10, so 10 is produced when it comes."""
+    monkeypatch.setenv("API_KEY_HMAC_SECRET", "unit-test-secret")
+    import app.main  # noqa: F401  (the app first, as the worker imports it)
+    from app.tables import effects
+
+    monkeypatch.setattr(effects, "ledger", {})
+    COMMITTED[TP0] = 10
+    marks = effects.Watermark("test3")
+    marks.saw(_event(11))
+    assert marks._hold == {"test3:signals:0": 10}
+    marks.forget()
+    marks.saw(_event(10))  # the next assignment starts where it should: no hold
+    marks.saw(_event(11))
+    assert marks._hold == {}
