@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.integration.support import (
     Worker,
@@ -49,11 +48,6 @@ async def _until(http: aiohttp.ClientSession, worker: Worker, want: int, timeout
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open (docs/RELIABILITY.md, Open): about 1 run in 10 still loses one "
-    "signal on a partition taken over (a signals record that never got its order)",
-)
 async def test_the_survivor_of_a_sigkill_takes_over_and_nothing_is_lost_or_doubled(
     start_worker: Callable[..., Worker],
 ) -> None:
