@@ -1,4 +1,5 @@
-"""Consumes ``fills``: applies each fill to its position and its order, once.
+"""Consumes ``fills``: applies each fill to its position and its order, once; a batch at a
+time.
 
 Each table decides for itself whether it has a fill: the order state keeps every fill id
 of its order with the offset of the record it came from; the position keeps the offset of
@@ -11,19 +12,24 @@ behind up to date, and is a no-op for the other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import cast
 
 from faust import StreamT
+from faust.types import EventT
 
 from app import order_state
-from app.agents import dead_letter
+from app.agents import BATCH_RECORDS, dead_letter
 from app.errors import AtStreamError, DecodeError
+from app.faust_internals import batches
 from app.logs import fields
 from app.main import app, fills_topic
 from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
 from app.positions import apply_fill
 from app.tables import order_states, positions
+from app.tables.batch import PartitionWrites
 from app.topics import correlation_of, decode_keyed
 
 log = logging.getLogger(__name__)
@@ -31,28 +37,47 @@ log = logging.getLogger(__name__)
 
 @app.agent(fills_topic, name="fills", concurrency=1)
 async def process_fills(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
+    async for events in batches(stream, BATCH_RECORDS):
+        await _process(events)
+
+
+async def _process(events: list[EventT[bytes]]) -> None:
+    writes = PartitionWrites()
+    bad: list[tuple[EventT[bytes], str]] = []
+    applied_count = duplicates = 0
+    topic = fills_topic.get_topic_name()
+    for event in events:  # no await in here: the tables are read and staged as one
+        partition = event.message.partition  # the position's and order state's partition
         try:
-            fill = decode_keyed(Fill, fills_topic.get_topic_name(), event.key, event.value)
+            fill = decode_keyed(Fill, topic, event.key, event.value)
             cid = correlation_of(event.headers)
-            state = order_states.get(fill.order_id) or order_state.from_fill(fill, cid)
+            state = order_states.get_in(writes, partition, fill.order_id)
+            if state is None:
+                state = order_state.from_fill(fill, cid)
             offset = event.message.offset
             position, applied = apply_fill(
-                positions.get(event.key), fill, offset=offset,
-                order_applied_at=state.applied_at(fill.fill_id),
+                positions.get_in(writes, partition, cast(bytes, event.key)), fill,
+                offset=offset, order_applied_at=state.applied_at(fill.fill_id),
             )  # fmt: skip
             new_state, _ = order_state.apply_fill(state, fill, offset)
         except DecodeError as exc:
-            await dead_letter(event, exc.reason)
+            bad.append((event, exc.reason))
             continue
         except AtStreamError as exc:  # mismatch, overfill, a transition that cannot be
-            await dead_letter(event, f"{type(exc).__name__}: {exc}")
+            bad.append((event, f"{type(exc).__name__}: {exc}"))
             continue
         if applied:
-            positions.put(position)
-            EVENTS_APPLIED.labels(table="positions").inc()
+            positions.stage(writes, partition, position)
+            applied_count += 1
         else:
-            DUPLICATES.labels(topic="fills").inc()
+            duplicates += 1
         if new_state is not state:
-            order_states.put(new_state)
+            order_states.stage(writes, partition, new_state)
         log.debug("fill applied", extra=fields(correlation_id=cid, fill_id=fill.fill_id))
+    writes.write_local()
+    await writes.send(app.producer)
+    await asyncio.gather(*[await dead_letter(event, reason) for event, reason in bad])
+    if applied_count:
+        EVENTS_APPLIED.labels(table="positions").inc(applied_count)
+    if duplicates:
+        DUPLICATES.labels(topic="fills").inc(duplicates)

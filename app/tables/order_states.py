@@ -10,6 +10,7 @@ from __future__ import annotations
 from app.main import app, settings
 from app.order_state import OrderState
 from app.tables import raw_table, read
+from app.tables.batch import PartitionWrites
 
 order_states = raw_table(
     app,
@@ -31,3 +32,14 @@ def put(state: OrderState) -> None:
 def local() -> list[OrderState]:
     """The order states of this worker's partitions."""
     return [OrderState.loads(raw) for _, raw in order_states.items()]
+
+
+def get_in(writes: PartitionWrites, partition: int, order_id: str) -> OrderState | None:
+    """Read from one partition, as a batch sees it (what it staged, else the database)."""
+    raw = writes.get(order_states, partition, order_id.encode())
+    return None if raw is None else OrderState.loads(raw)
+
+
+def stage(writes: PartitionWrites, partition: int, state: OrderState) -> None:
+    """Stage a write of ``state`` in ``partition`` (its record's partition)."""
+    writes.put(order_states, partition, state.order_id.encode(), state.dumps())

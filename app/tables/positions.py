@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.main import app, settings
 from app.positions import Position
 from app.tables import raw_table, read
+from app.tables.batch import PartitionWrites
 
 positions = raw_table(
     app,
@@ -30,3 +31,14 @@ def put(position: Position) -> None:
 def local() -> list[Position]:
     """The positions of this worker's partitions."""
     return [Position.loads(raw) for _, raw in positions.items()]
+
+
+def get_in(writes: PartitionWrites, partition: int, key: bytes) -> Position | None:
+    """Read from one partition, as a batch sees it (what it staged, else the database)."""
+    raw = writes.get(positions, partition, key)
+    return None if raw is None else Position.loads(raw)
+
+
+def stage(writes: PartitionWrites, partition: int, position: Position) -> None:
+    """Stage a write of ``position`` in ``partition`` (its record's partition)."""
+    writes.put(positions, partition, position.key, position.dumps())
