@@ -100,9 +100,14 @@ async def batches(
     ``IDLE_TURNS`` turns bring nothing, the batch goes at once. Each record is tracked as
     unacknowledged, as Faust's stream does, and acknowledged only when the caller asks
     for the next batch: an offset is committed after the caller has finished with its
-    batch, never while it works on it, and never if it raised. Records of a consumer
-    generation before the last rebalance are acknowledged and dropped, as Faust does.
-    Ends when Faust stops the channel.
+    batch, never while it works on it, and never if it raised.
+
+    A record taken while a rebalance is under way (flow stopped) or from a consumer
+    generation before the last one is dropped and NOT acknowledged. Faust's own stream
+    acks these ("otherwise the lag would increase"), and Faust commits on a revoke
+    once nothing is unacknowledged: a record dropped and acked then is committed over
+    and never read again. Unacknowledged, it stays above the commit, and the seek after
+    the rebalance reads it again. Ends when Faust stops the channel.
     """
     await stream.maybe_start()
     channel: Any = stream.channel
@@ -132,8 +137,7 @@ async def batches(
                 continue  # not a record (a value sent to the channel in-process)
             message = item.message
             if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
-                item.ack()  # from before a rebalance: Faust's stream skips these too
-                continue
+                continue  # a rebalance began: not acked, so its seek reads the record again
             if message.topic in acking_topics and not message.tracked:
                 message.tracked = True
                 unacked.add(message)
