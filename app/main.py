@@ -41,6 +41,7 @@ app = faust.App(
 )
 faust_internals.seek_uncommitted_to_the_start()  # no partition skipped after a takeover
 faust_internals.refuse_gap_commits()  # nor a record Faust dropped around a rebalance
+faust_internals.hand_over_without_wait_first()  # one await per record handed to an agent
 
 
 def _topic(name: str) -> faust.TopicT:

@@ -385,3 +385,76 @@ def test_a_missing_record_at_the_committed_offset_is_not_committed_over(
 
 async def _call(fun: Any, *args: Any) -> Any:
     return fun(*args)
+
+
+def test_records_are_handed_over_with_one_await_and_a_rebalance_stops_the_loop() -> None:
+    """``hand_over_without_wait_first`` replaces Faust's ``_drain_messages``: the same loop
+    (read offset, gaps, commit_every) with the delivery awaited directly. A rebalance that
+    begins during a delivery ends the loop without moving the read offset past its seek."""
+    import inspect
+
+    import faust.transport.consumer as consumer_module
+
+    source = inspect.getsource(consumer_module)  # Faust's own, as installed
+    assert "callback(message), self.suspend_flow.wait()" in source
+    assert "CONSUMER_FETCHING" in dir(consumer_module)
+    for name in ("_read_offset", "suspend_flow", "_commit_every", "_n_acked", "diag"):
+        assert f"self.{name}" in source, name
+    assert "consumer_stopped_errors" in dir(Consumer)
+    faust_internals.hand_over_without_wait_first()
+    faust_internals.hand_over_without_wait_first()
+    drain: Any = Consumer._drain_messages
+    assert getattr(drain, "at_stream", False)
+
+    tp = TP("signals", 0)
+    handed: list[int] = []
+    gaps: list[tuple[int, int]] = []
+
+    async def run() -> dict[TP, int | None]:
+        stopped, fetcher_stopped, suspend = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        app = SimpleNamespace(
+            consumer_generation_id=1,
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+        )
+        batches = [[5, 6, 4, 9, 10], [11, 12, 13]]  # 4: read before; 9: 7..8 never came
+
+        async def getmany(timeout: float) -> Any:
+            for offset in batches.pop(0) if batches else []:
+                yield tp, SimpleNamespace(offset=offset, topic=tp.topic)
+            if not batches:
+                fetcher_stopped.set()
+
+        async def callback(message: Any) -> None:
+            handed.append(message.offset)
+            if message.offset == 12:  # a rebalance begins while 12 is delivered
+                suspend.set()
+                app.consumer_generation_id = 2
+
+        async def add_gap(tp: TP, start: int, end: int) -> None:
+            gaps.append((start, end))
+
+        async def sleep(seconds: float) -> None:
+            await asyncio.sleep(seconds)
+
+        read_offset: dict[TP, int | None] = {tp: 5}
+        consumer = SimpleNamespace(
+            callback=callback,
+            getmany=getmany,
+            _stopped=stopped,
+            _read_offset=read_offset,
+            diag=SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None),
+            _commit_every=None,
+            app=app,
+            suspend_flow=suspend,
+            sleep=sleep,
+            should_stop=False,
+            _add_gap=add_gap,
+            consumer_stopped_errors=(),
+        )
+        await drain(consumer, SimpleNamespace(_stopped=fetcher_stopped))
+        return read_offset
+
+    read_offset = asyncio.run(run())
+    assert handed == [5, 6, 9, 10, 11, 12]  # 4 skipped; 13 not handed after the rebalance
+    assert gaps == [(7, 9)]
+    assert read_offset[tp] == 11  # not 12: the seek of the rebalance says where to read
