@@ -293,7 +293,7 @@ def test_a_gap_in_the_offsets_is_not_acked_but_read_again(
     rebalance, so the committed offset stays below the gap and the records come again."""
     import inspect
 
-    assert "_add_gap" in inspect.getsource(Consumer._drain_messages)
+    assert "_add_gap" in inspect.getsource(__import__("faust.transport.consumer", fromlist=["x"]))
     assert "_gap" in inspect.getsource(Consumer._new_offset)
     faust_internals.refuse_gap_commits()
     faust_internals.refuse_gap_commits()
@@ -332,7 +332,9 @@ def test_a_missing_record_at_the_committed_offset_is_not_committed_over(
     ``HEAD_GAP_REJOINS`` of them the records are taken as gone (retention)."""
     import inspect
 
-    source = inspect.getsource(Consumer._drain_messages)
+    import faust.transport.consumer as consumer_module
+
+    source = inspect.getsource(consumer_module)  # Faust's own (_drain_messages may be patched)
     assert "r_offset + 1" in source and "gap > 1" in source  # the head escapes gap detection
     faust_internals.refuse_gap_commits()
     assert "_new_offset" in Consumer.__dict__
