@@ -25,10 +25,6 @@ def get(order_id: str) -> OrderState | None:
     return None if raw is None else OrderState.loads(raw)
 
 
-def put(state: OrderState) -> None:
-    order_states[state.order_id.encode()] = state.dumps()
-
-
 def local() -> list[OrderState]:
     """The order states of this worker's partitions."""
     return [OrderState.loads(raw) for _, raw in order_states.items()]

@@ -1,7 +1,7 @@
 """Positions by ``account|symbol`` (netting mode): changelog-backed RocksDB table.
 
-Written only by the fills agent, in the event context of the fill, whose key is the same
-``account|symbol``: the table's partition is the fill's partition.
+Written only by the fills agent, through its batch's ``PartitionWrites``, in the partition
+of the fill, whose key is the same ``account|symbol``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ positions = raw_table(
 def get(key: bytes) -> Position | None:
     raw = read(positions, key)
     return None if raw is None else Position.loads(raw)
-
-
-def put(position: Position) -> None:
-    positions[position.key] = position.dumps()
 
 
 def local() -> list[Position]:
