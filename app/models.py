@@ -10,9 +10,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from app.decimals import NonNegative, Positive
+from app.decimals import NonNegative, PlainDecimal, Positive
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -31,6 +40,16 @@ class OrderType(StrEnum):
     LIMIT = "limit"
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
+
+
+class Intent(StrEnum):
+    """What a signal means (issue 12): ``order`` trades ``side`` ``quantity``;
+    ``target_position`` goes to the signed ``target`` (the engine sends the delta from the
+    position); ``close`` flattens."""
+
+    ORDER = "order"
+    TARGET_POSITION = "target_position"
+    CLOSE = "close"
 
 
 class TimeInForce(StrEnum):
@@ -55,18 +74,50 @@ class SignalIn(_Event):
     """What a provider posts to the webhook."""
 
     symbol: Symbol
-    side: Side
-    quantity: Positive
+    intent: Intent = Field(
+        Intent.ORDER,
+        description="order (side, quantity), target_position (target) or close (neither).",
+    )
+    side: Side | None = Field(
+        None, validate_default=True, description="Required for an order intent."
+    )
+    quantity: Positive | None = Field(
+        None, validate_default=True, description="Required for an order intent."
+    )
+    target: PlainDecimal | None = Field(
+        None,
+        validate_default=True,
+        description="Signed target position of a target_position intent (+10 long, -5 "
+        "short, 0 flat); TradingView: {{strategy.position_size}}.",
+    )
     order_type: OrderType = OrderType.MARKET
     limit_price: Positive | None = None
     stop_price: Positive | None = None
     price: Positive | None = Field(
-        None, description="Reference price at alert time; market orders fill at it."
+        None,
+        description="Reference price at alert time; with no quote known, market orders fill at it.",
     )
     time_in_force: TimeInForce = TimeInForce.GTC
     account: Name
     strategy: Name
     timestamp: AwareDatetime | None = Field(None, description="Provider's clock.")
+
+    @field_validator("side", "quantity", "target", mode="after")
+    @classmethod
+    def _per_intent(cls, value: Any, info: ValidationInfo) -> Any:
+        """side and quantity for an order intent, target for a target_position one; each
+        error at its field (a missing one as pydantic's own ``missing``)."""
+        intent = info.data.get("intent")
+        if intent is None:  # the intent itself is invalid: reported there
+            return value
+        wanted = (intent is Intent.ORDER) == (info.field_name != "target")
+        if intent is Intent.CLOSE:
+            wanted = False
+        if wanted and value is None:
+            raise PydanticCustomError("missing", "Field required")
+        if not wanted and value is not None:
+            raise ValueError(f"{info.field_name} is not allowed for a {intent.value} intent")
+        return value
 
     @model_validator(mode="after")
     def _prices(self) -> SignalIn:

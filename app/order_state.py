@@ -54,6 +54,9 @@ TERMINAL = frozenset(
     {OrderStatus.REJECTED, OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
 )
 OPEN = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+FILLED_BEFORE_CLOSE = frozenset({OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+"""Closed orders that may still take a fill: the execution step closes an order (an IOC's
+rest cancelled) before the fills agent applies the fills that came before the close."""
 
 
 class OrderStateError(AtStreamError):
@@ -219,7 +222,7 @@ def apply_fill(
         return state, False
     if state.status is OrderStatus.FILLED:
         raise Overfill(state, fill)
-    if state.status not in OPEN:
+    if state.status not in OPEN and state.status not in FILLED_BEFORE_CLOSE:
         raise InvalidTransition(state.order_id, state.status, "fill")
     with localcontext(prec=100):
         filled = state.filled_quantity + fill.quantity
@@ -232,6 +235,8 @@ def apply_fill(
     if isinstance(exponent, int) and exponent < -PRICE_PLACES:
         avg = avg.quantize(Decimal(1).scaleb(-PRICE_PLACES))
     status = OrderStatus.FILLED if filled == state.quantity else OrderStatus.PARTIALLY_FILLED
+    if state.status in FILLED_BEFORE_CLOSE:  # the fill came before the cancel or expiry
+        status = state.status
     new = state.model_copy(
         update={
             "status": status,

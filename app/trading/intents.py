@@ -26,7 +26,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal, localcontext
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,18 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from app.decimals import PlainDecimal, Positive
 from app.ids import derive, order_id_for
-from app.models import Name, Side, Signal
+from app.models import Intent, Name, Side, Signal
 from app.trading.errors import InvalidIntent, TradingConfigError
 from app.trading.orders import TradingOrder, from_signal
 
 ZERO = Decimal(0)
 QUANTITY_UNIT = Decimal("1e-12")
-
-
-class Intent(StrEnum):
-    ORDER = "order"
-    TARGET_POSITION = "target_position"
-    CLOSE = "close"
 
 
 class IntentSpec(BaseModel):
@@ -81,8 +74,10 @@ def build_intent(**fields: Any) -> IntentSpec:
 
 
 def intent_of(signal: Signal) -> IntentSpec:
-    """Today's signal: an ``order`` intent."""
-    return IntentSpec(side=signal.side, quantity=signal.quantity)
+    """The signal's intent."""
+    if signal.intent is Intent.ORDER:
+        return IntentSpec(side=signal.side, quantity=signal.quantity)
+    return IntentSpec(intent=signal.intent, target=signal.target)
 
 
 def from_tradingview(position_size: Decimal) -> IntentSpec:

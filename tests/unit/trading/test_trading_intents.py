@@ -11,10 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.ids import derive, order_id_for
-from app.models import Side, Signal
+from app.models import Intent, Side, Signal
 from app.trading.errors import InvalidIntent, TradingConfigError
 from app.trading.intents import (
-    Intent,
     IntentSpec,
     Routes,
     build_intent,
