@@ -21,6 +21,8 @@ def topic_names(settings: Settings) -> list[str]:
         settings.orders_topic,
         settings.fills_topic,
         settings.dead_letter_topic,
+        settings.quotes_topic,
+        settings.order_events_topic,
     ]
 
 

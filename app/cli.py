@@ -253,6 +253,9 @@ COMMANDS = {
 }
 
 
+TRADING_COMMANDS = {"halt", "resume", "trading-state", "cancel"}
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="at-stream", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -285,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.audit.cli import main as audit_main
 
             return audit_main(argv[1:])
+        if argv and argv[0] in TRADING_COMMANDS:  # issue 12: the kill switch and cancels
+            from app.web.cli import main as trading_main
+
+            return trading_main(argv)
         if argv and argv[0] == "reset":
             from app import reset
 
@@ -298,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\nat-stream tap TOPIC ...: read any topic (at-stream tap --help)")
             print("at-stream reset ...: move the group's offsets, rebuild tables (--help)")
             print("at-stream audit ...: trace, export, serve the audit trail (--help)")
+            print("at-stream halt|resume|trading-state|cancel ...: kill switch, cancels (--help)")
             print("Faust commands (worker, send, tables, agents, ...): at-stream worker --help")
             return 0
         return run_faust(argv)

@@ -150,3 +150,11 @@ class Overloaded(ProblemError):
 
 class BrokerUnavailable(ProblemError):
     status, slug, title = 503, "broker-unavailable", "Broker did not acknowledge the write"
+
+
+class InvalidRequest(ProblemError):
+    status, slug, title = 422, "invalid-request", "Request body failed validation"
+
+
+class OrderNotOpen(ProblemError):
+    status, slug, title = 409, "order-not-open", "The order is not open"

@@ -62,12 +62,15 @@ signals_topic = _topic(settings.signals_topic)
 orders_topic = _topic(settings.orders_topic)
 fills_topic = _topic(settings.fills_topic)
 dead_letter_topic = _topic(settings.dead_letter_topic)
+quotes_topic = _topic(settings.quotes_topic)
+order_events_topic = _topic(settings.order_events_topic)
 
 # Registration: importing these modules attaches their agents and views to ``app``.
 from app import observe as _observe  # noqa: E402,F401
 from app import watchdog as _watchdog  # noqa: E402,F401
 from app.agents import fills as _fills  # noqa: E402,F401
 from app.agents import orders as _orders  # noqa: E402,F401
+from app.agents import quotes as _quotes  # noqa: E402,F401
 from app.agents import signals as _signals  # noqa: E402,F401
 from app.audit import sink as _audit_sink  # noqa: E402,F401  (issue 14: the audit sink)
 from app.bridge import service as _bridge  # noqa: E402,F401  # NATS bridge, issue 13

@@ -30,7 +30,7 @@ from app.errors import AtStreamError
 from app.settings import Settings, load_settings
 from app.tap import iso_datetime
 
-STATE_TABLES = ("positions", "order-states")
+STATE_TABLES = ("positions", "order-states", "execution-books")
 
 
 class ResetError(AtStreamError):
@@ -72,7 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def consumed_topics(settings: Settings) -> list[str]:
     """Every topic the app's agents consume (all of ours but the dead letters)."""
-    return [t for t in topic_names(settings) if t != settings.dead_letter_topic]
+    produced_only = {settings.dead_letter_topic, settings.order_events_topic}
+    return [t for t in topic_names(settings) if t not in produced_only]
 
 
 async def plan(

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     orders_topic: TopicName = "orders"
     fills_topic: TopicName = "fills"
     dead_letter_topic: TopicName = "dead-letters"
+    quotes_topic: TopicName = Field(
+        "quotes", description="Top-of-book quotes (bid, ask, last, sizes), keyed by symbol."
+    )
+    order_events_topic: TopicName = Field(
+        "order-events", description="Order lifecycle events, keyed by account|symbol."
+    )
     topic_partitions: int = Field(4, ge=1, le=1024)
     topic_replication_factor: int = Field(1, ge=1, le=16)
 
@@ -92,6 +98,20 @@ class Settings(BaseSettings):
         "signature still admits is always recognised.",
     )
     providers_file: Path | None = Field(None, description="TOML file of signal providers.")
+    simulator_config: Path | None = Field(
+        None,
+        description="TOML file of the fill simulator's models per venue and symbol "
+        "(examples/simulator.toml); unset: every symbol, no latency, fees or slippage.",
+    )
+    simulator_venue: str = Field("sim", description="The venue of the simulator file to use.")
+    risk_config: Path | None = Field(
+        None, description="TOML file of pre-trade risk limits (examples/risk.toml); unset: none."
+    )
+    routes_file: Path | None = Field(
+        None,
+        description="TOML file routing strategies to accounts with size multipliers "
+        "(examples/routes.toml); unset: a signal trades on its own account.",
+    )
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the read API and admin endpoints; unset: open."
     )

@@ -31,14 +31,20 @@ Ack = Awaitable[Any]
 
 
 async def produce(
-    topic: TopicT, key: bytes | None, value: bytes, headers: dict[str, bytes] | Any
+    topic: TopicT,
+    key: bytes | None,
+    value: bytes,
+    headers: dict[str, bytes] | Any,
+    partition: int | None = None,
 ) -> Ack:
     """Send one record, partitioned by its key as Faust's ``topic.send`` does (aiokafka's
-    default partitioner); returns its acknowledgement, not awaited. About a tenth of the
-    cost of ``topic.send``, which wraps each record in Faust's own message machinery."""
+    default partitioner) unless ``partition`` is given; returns its acknowledgement, not
+    awaited. About a tenth of the cost of ``topic.send``, which wraps each record in
+    Faust's own message machinery."""
     if headers is not None and not isinstance(headers, list):
         headers = list(dict(headers).items())
-    ack: Ack = await app.producer.send(topic.get_topic_name(), key, value, None, None, headers)
+    name = topic.get_topic_name()
+    ack: Ack = await app.producer.send(name, key, value, partition, None, headers)
     return ack
 
 

@@ -1,5 +1,15 @@
-"""Consumes ``orders``: records each as accepted, executes it, emits the fill on ``fills``,
-a batch at a time."""
+"""Consumes ``orders``: the execution step, a batch at a time.
+
+Each record (an order, a target, a cancel, a quote copy, a kill-switch change:
+``app.trading.commands``) goes through the pure engine (``app.trading.engine``) against
+its partition's book (``app.tables.books``). Its lifecycle events go on ``order-events``,
+its fills on ``fills``. Once they are all acknowledged, the batch's book and order-state
+writes are made, the book's applied offset last: a redelivered record at or below it
+is skipped, one above it is applied again from the state before it and gives the same
+events with the same ids (the consumers drop the copies). A record whose effects mark
+says its events are in the log already (a replay after ``at-stream reset``) is applied to
+the state and produces nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +21,26 @@ from faust import StreamT
 from faust.types import EventT
 
 from app import order_state
-from app.agents import BATCH_RECORDS, dead_letter, produce
-from app.errors import DecodeError
-from app.execution import immediate_fill
+from app.agents import BATCH_RECORDS, Ack, dead_letter, produce
+from app.errors import AtStreamError, DecodeError
+from app.execution import load_engine
 from app.faust_internals import batches, in_event
 from app.logs import fields
-from app.main import app, fills_topic, orders_topic
+from app.main import app, fills_topic, order_events_topic, orders_topic, settings
 from app.metrics import DUPLICATES, EVENTS_EMITTED, observe_signal_to_fill
-from app.models import Order
+from app.order_state import OrderState, OrderStatus
 from app.tables import order_states
 from app.tables.batch import PartitionWrites
+from app.tables.books import PartitionStore
 from app.tables.effects import Watermark
-from app.topics import correlation_of, decode_keyed, derived_headers
+from app.topics import correlation_of, derived_headers
+from app.trading import engine as execution
+from app.trading.commands import decode_command
+from app.trading.events import OrderEvent, to_fill
 
 log = logging.getLogger(__name__)
 marks = Watermark("orders")
+engine = load_engine(settings)
 
 
 @app.agent(orders_topic, name="orders", concurrency=1)
@@ -36,50 +51,118 @@ async def process_orders(stream: StreamT[bytes]) -> None:
 
 async def _process(events: list[EventT[bytes]]) -> None:
     writes = PartitionWrites()
-    fills: list[tuple[EventT[bytes], bytes, dict[str, bytes], float]] = []
+    stores: dict[int, PartitionStore] = {}
+    applied: list[tuple[EventT[bytes], tuple[OrderEvent, ...], float | None]] = []
     bad: list[tuple[EventT[bytes], str]] = []
     duplicates = 0
     topic = orders_topic.get_topic_name()
-    for event in events:  # no await in here: the order states are read and staged as one
+    for event in events:  # no await in here: the book is read and staged as one
         marks.saw(event)  # first: a record skipped before it holds the mark
-        try:
-            order = decode_keyed(Order, topic, event.key, event.value)
-            fill = immediate_fill(order)
-        except (DecodeError, ValueError) as exc:
-            bad.append((event, getattr(exc, "reason", str(exc))))
+        msg = event.message
+        store = stores.get(msg.partition)
+        if store is None:
+            store = stores[msg.partition] = PartitionStore(writes, msg.partition)
+        if msg.offset <= store.applied():  # applied, and its events are in the log
+            duplicates += 1
             continue
+        store.set_applied(msg.offset)
         cid = correlation_of(event.headers)
-        partition = event.message.partition  # the order state's partition is the order's
-        state = order_states.get_in(writes, partition, order.order_id)
-        new, own = order_state.receive(state, order, cid, event.message.offset)
-        if new is not state:
-            order_states.stage(writes, partition, new)
-        if not own:  # this order id's record is at another offset: its signal came twice
-            duplicates += 1
-            log.info(
-                "duplicate order skipped", extra=fields(correlation_id=cid, order_id=new.order_id)
-            )
+        try:
+            command = decode_command(topic, event.key, event.value, event.headers)
+            outcome = execution.handle(store, engine, command, cid)
+        except DecodeError as exc:
+            bad.append((event, exc.reason))
             continue
-        if marks.done(event):  # its fill is in the log already (a redelivery or a replay)
+        except AtStreamError as exc:
+            bad.append((event, f"{type(exc).__name__}: {exc}"))
+            continue
+        if outcome.note:
+            log.info(outcome.note, extra=fields(correlation_id=cid))
+        submitted = getattr(command, "created_at", None)  # an order's or a target's
+        applied.append((event, outcome.events, submitted and submitted.timestamp()))
+    sent: list[tuple[EventT[bytes], list[Ack]]] = []
+    fills: list[tuple[Ack, float]] = []
+    for event, caused, submitted in applied:
+        if marks.done(event):  # its events are in the log already (a replay)
             duplicates += 1
             continue
-        received = order.created_at.timestamp()  # the signal's received_at
-        fills.append((event, fill.dumps(), derived_headers(cid, order.order_id), received))
+        acks: list[Ack] = []
+        for e in caused:
+            acks.extend(await _send(e))
+            if e.is_fill and submitted is not None:
+                fills.append((acks[-1], submitted))
+        sent.append((event, acks))
+    dead = [await dead_letter(event, reason) for event, reason in bad]
+    await asyncio.gather(*dead, *(a for _, acks in sent for a in acks))  # raises: nothing acked
+    for event, caused, _ in applied:  # no await from here to write_local
+        _stage_order_states(writes, event, caused)
     writes.write_local()
     await writes.send(app.producer)
-    sent = [(e, await produce(fills_topic, e.key, v, h), t) for e, v, h, t in fills]
-    dead = [await dead_letter(event, reason) for event, reason in bad]
-    await asyncio.gather(*dead, *(ack for _, ack, _ in sent))  # raises: nothing acked
-    for event, ack, received in sent:
+    for event, acks in sent:
         with in_event(event):
-            marks.track(event, [ack])
-        _observe(ack, received)
+            marks.track(event, acks)
     marks.flush()  # one mark per partition per batch
-    EVENTS_EMITTED.labels(topic="fills").inc(len(sent))
+    for ack, received in fills:
+        _observe(ack, received)
+    EVENTS_EMITTED.labels(topic="order-events").inc(sum(len(c) for _, c, _ in applied))
+    EVENTS_EMITTED.labels(topic="fills").inc(sum(e.is_fill for _, c, _ in applied for e in c))
     if duplicates:
         DUPLICATES.labels(topic="orders").inc(duplicates)
 
 
-def _observe(ack: Any, received_at: float) -> None:
+async def _send(caused: OrderEvent) -> list[Ack]:
+    """Send one lifecycle event, and its fill if it is one; returns their acks."""
+    headers = derived_headers(caused.correlation_id, caused.order_id)
+    key = caused.key
+    acks = [await produce(order_events_topic, key, caused.dumps(), headers)]
+    if caused.is_fill:
+        acks.append(await produce(fills_topic, key, to_fill(caused).dumps(), headers))
+    return acks
+
+
+def _stage_order_states(
+    writes: PartitionWrites, event: EventT[bytes], caused: tuple[OrderEvent, ...]
+) -> None:
+    """The order states of the record's lifecycle events (the fills agent applies fills)."""
+    partition, offset = event.message.partition, event.message.offset
+    for e in caused:
+        state = order_states.get_in(writes, partition, e.order_id)
+        new = _order_state(state, e, offset)
+        if new is not state:
+            order_states.stage(writes, partition, new)
+
+
+def _order_state(state: OrderState | None, e: OrderEvent, offset: int) -> OrderState:
+    if state is None:
+        state = OrderState(
+            order_id=e.order_id,
+            signal_id=e.signal_id,
+            correlation_id=e.correlation_id,
+            account=e.account,
+            symbol=e.symbol,
+            side=e.side,
+            quantity=e.order_quantity,
+            order_offset=offset,
+            updated_at=e.event_time,
+        )
+    elif state.order_offset is None:  # seen first through its fill
+        state = state.model_copy(update={"order_offset": offset})
+    try:
+        if e.status is OrderStatus.REJECTED:
+            return order_state.reject(state, e.reason or "rejected", at=e.event_time)
+        if e.status is OrderStatus.CANCELLED:
+            return order_state.cancel(state, e.reason or "cancelled", at=e.event_time)
+        if e.status is OrderStatus.EXPIRED:
+            return order_state.expire(state, e.reason or "expired", at=e.event_time)
+    except order_state.InvalidTransition:  # e.g. a fill applied first made it filled
+        log.warning(
+            "order state not moved to %s",
+            e.status.value,
+            extra=fields(correlation_id=e.correlation_id, order_id=e.order_id),
+        )
+    return state
+
+
+def _observe(ack: Any, submitted_at: float) -> None:
     """Signal-to-fill latency, from the fill record's broker timestamp."""
-    observe_signal_to_fill(received_at, ack.result().timestamp)
+    observe_signal_to_fill(submitted_at, ack.result().timestamp)

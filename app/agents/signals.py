@@ -1,8 +1,11 @@
-"""Consumes ``signals``: one order per signal on ``orders``, a batch at a time.
+"""Consumes ``signals``: what each signal means, on ``orders``, a batch at a time.
 
-A signal that reaches ``signals`` twice (a webhook retry after a crash between the
-broker's ack and the deliveries write) yields its order twice, with one order id; the
-orders agent executes only the first record of an order id (``order_state.receive``).
+An ``order`` intent is one order per account its strategy is routed to (unrouted: its
+own account); a ``target_position`` or ``close`` intent is one target request per
+account, which the execution step turns into the order that reaches the target
+(``app.execution.commands_for``). A signal that reaches ``signals`` twice (a webhook retry
+after a crash between the broker's ack and the deliveries write) yields its commands
+twice, with the same order ids; the execution step executes an order id once.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from faust.types import EventT
 
 from app.agents import BATCH_RECORDS, Ack, dead_letter, produce
 from app.errors import DecodeError
-from app.execution import order_for
+from app.execution import commands_for, routes_of
 from app.faust_internals import batches, in_event
-from app.main import app, orders_topic, signals_topic
+from app.logs import fields
+from app.main import app, orders_topic, settings, signals_topic
 from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Signal
 from app.tables.effects import Watermark
 from app.topics import correlation_of, decode_keyed, derived_headers
+from app.trading.commands import Kind, kind_headers
 
 log = logging.getLogger(__name__)
 marks = Watermark("signals")
+routes = routes_of(settings)
 
 
 @app.agent(signals_topic, name="signals", concurrency=1)
@@ -34,13 +40,13 @@ async def process_signals(stream: StreamT[bytes]) -> None:
 
 
 async def _process(events: list[EventT[bytes]]) -> None:
-    sent: list[tuple[EventT[bytes], Ack]] = []
+    sent: list[tuple[EventT[bytes], list[Ack]]] = []
     dead: list[Ack] = []
-    duplicates = 0
+    duplicates = emitted = 0
     topic = signals_topic.get_topic_name()
     for event in events:
         marks.saw(event)  # first: a record skipped before it holds the mark
-        if marks.done(event):  # its order is in the log already (a redelivery or a replay)
+        if marks.done(event):  # its orders are in the log already (a redelivery or a replay)
             duplicates += 1
             continue
         try:
@@ -48,14 +54,22 @@ async def _process(events: list[EventT[bytes]]) -> None:
         except DecodeError as exc:
             dead.append(await dead_letter(event, exc.reason))
             continue
-        order = order_for(signal)  # a signal twice on the topic: one order id, twice
-        headers = derived_headers(correlation_of(event.headers), signal.signal_id)
-        sent.append((event, await produce(orders_topic, event.key, order.dumps(), headers)))
-    await asyncio.gather(*dead, *(ack for _, ack in sent))  # raises: nothing acked, read again
-    for event, ack in sent:
+        commands, skipped = commands_for(signal, routes)
+        cid = correlation_of(event.headers)
+        for line in skipped:
+            log.info("routed account gets no order: %s", line, extra=fields(correlation_id=cid))
+        headers = derived_headers(cid, signal.signal_id)
+        acks: list[Ack] = []
+        for command in commands:  # an order has no kind header, as before issue 12
+            h = headers if command.kind is Kind.ORDER else kind_headers(command.kind, headers)
+            acks.append(await produce(orders_topic, command.key, command.value.dumps(), h))
+        emitted += len(acks)
+        sent.append((event, acks))
+    await asyncio.gather(*dead, *(ack for _, acks in sent for ack in acks))  # raises: none acked
+    for event, acks in sent:
         with in_event(event):
-            marks.track(event, [ack])
+            marks.track(event, acks)
     marks.flush()  # one mark per partition per batch
-    EVENTS_EMITTED.labels(topic="orders").inc(len(sent))
+    EVENTS_EMITTED.labels(topic="orders").inc(emitted)
     if duplicates:
         DUPLICATES.labels(topic="signals").inc(duplicates)

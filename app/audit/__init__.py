@@ -24,6 +24,8 @@ def audit_topics(settings: Settings) -> dict[str, str]:
         settings.orders_topic: "order",
         settings.fills_topic: "fill",
         settings.dead_letter_topic: "dead_letter",
+        settings.quotes_topic: "quote",
+        settings.order_events_topic: "order_event",
     }
 
 
@@ -34,4 +36,6 @@ def logical_topics(settings: Settings) -> dict[str, str]:
         "orders": settings.orders_topic,
         "fills": settings.fills_topic,
         "dead-letters": settings.dead_letter_topic,
+        "quotes": settings.quotes_topic,
+        "order-events": settings.order_events_topic,
     }

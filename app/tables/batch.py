@@ -46,6 +46,13 @@ class PartitionWrites:
             entry = self._staged[(id(table), partition)] = (table, {})
         entry[1][key] = value
 
+    def restage_last(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
+        """Stage ``key`` as the partition's last write (its changelog record goes last)."""
+        entry = self._staged.get((id(table), partition))
+        if entry is not None:
+            entry[1].pop(key, None)
+        self.put(table, partition, key, value)
+
     def write_local(self) -> None:
         """Write what is staged to the partitions' databases (synchronously)."""
         for (_, partition), (table, items) in self._staged.items():

@@ -47,7 +47,8 @@ class Worker:
     @classmethod
     def launch(cls, bootstrap: str, data: Path, prefix: str, extra: Mapping[str, str]) -> Worker:
         port = free_port()
-        topics = {t: f"{prefix}-{t}" for t in ("signals", "orders", "fills", "dead-letters")}
+        names = ("signals", "orders", "fills", "dead-letters", "quotes", "order-events")
+        topics = {t: f"{prefix}-{t}" for t in names}
         env = {
             k: v
             for k, v in os.environ.items()
@@ -61,10 +62,12 @@ class Worker:
             AT_STREAM_ORDERS_TOPIC=topics["orders"],
             AT_STREAM_FILLS_TOPIC=topics["fills"],
             AT_STREAM_DEAD_LETTER_TOPIC=topics["dead-letters"],
+            AT_STREAM_QUOTES_TOPIC=topics["quotes"],
+            AT_STREAM_ORDER_EVENTS_TOPIC=topics["order-events"],
             AT_STREAM_WEB_PORT=str(port),
             AT_STREAM_DATA_DIR=str(data),
-            **extra,
         )
+        env.update(extra)  # a test's own settings win (e.g. another worker's orders topic)
         w = cls(bootstrap, prefix, port, env, data / "worker.log", topics=topics)
         w.start()
         return w

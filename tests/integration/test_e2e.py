@@ -20,7 +20,8 @@ CID = "e2e-test-correlation-0001"
 
 
 async def test_signed_signal_becomes_order_and_fill(worker: Worker) -> None:
-    body = signal_body(account="e2e-1", order_type="limit", price=None, limit_price="101.5")
+    # a buy limit at 101.5 with the market (its reference price) at 101: it fills at 101
+    body = signal_body(account="e2e-1", order_type="limit", price="101", limit_price="101.5")
     async with aiohttp.ClientSession() as http:
         headers = {**signed_headers(body), "X-Correlation-ID": CID}
         async with http.post(worker.url + "/webhook/signals", data=body, headers=headers) as r:
@@ -39,8 +40,11 @@ async def test_signed_signal_becomes_order_and_fill(worker: Worker) -> None:
     assert order_value["order_id"] == order_id_for(signal_id)
     fill_value = json.loads(fill.value)
     assert fill_value["fill_id"] == fill_id_for(order_value["order_id"])
-    assert fill_value["price"] == "101.5" and fill_value["quantity"] == "10"
-    for record in (signal, order, fill):
+    assert fill_value["price"] == "101" and fill_value["quantity"] == "10"
+    accepted, filled = await read_topic(worker.bootstrap, worker.topics["order-events"], 2)
+    assert [json.loads(e.value)["status"] for e in (accepted, filled)] == ["accepted", "filled"]
+    assert json.loads(filled.value)["fill_id"] == fill_value["fill_id"]
+    for record in (signal, order, fill, accepted, filled):
         assert header(record, "x-correlation-id") == CID
         assert record.key == b"e2e-1|AAPL"
 

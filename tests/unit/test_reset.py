@@ -38,9 +38,10 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 
 
 def test_consumed_topics_leave_out_the_dead_letters() -> None:
+    """Dead letters and order-events are written, never consumed by the group."""
     settings = Settings(app_id="x")
-    assert consumed_topics(settings) == ["signals", "orders", "fills"]
-    assert set(STATE_TABLES) == {"positions", "order-states"}
+    assert consumed_topics(settings) == ["signals", "orders", "fills", "quotes"]
+    assert set(STATE_TABLES) == {"positions", "order-states", "execution-books"}
 
 
 def test_render_counts_what_is_processed_again() -> None:
