@@ -214,7 +214,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for topic, schema in schemas().items():
+    from app.trading import commands, events
+
+    every = schemas() | events.schemas() | commands.schemas()
+    for topic, schema in every.items():
         path = out / f"{topic}.v{schema['properties']['v']['const']}.schema.json"
         path.write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         print(path)

@@ -156,5 +156,9 @@ class InvalidRequest(ProblemError):
     status, slug, title = 422, "invalid-request", "Request body failed validation"
 
 
+class WritesDisabled(ProblemError):
+    status, slug, title = 403, "writes-disabled", "Writes need an API token"
+
+
 class OrderNotOpen(ProblemError):
     status, slug, title = 409, "order-not-open", "The order is not open"

@@ -101,19 +101,22 @@ class Settings(BaseSettings):
     simulator_config: Path | None = Field(
         None,
         description="TOML file of the fill simulator's models per venue and symbol "
-        "(examples/simulator.toml); unset: every symbol, no latency, fees or slippage.",
+        "(examples/trading/simulator.toml); unset: every symbol, no latency, fees or slippage.",
     )
     simulator_venue: str = Field("sim", description="The venue of the simulator file to use.")
     risk_config: Path | None = Field(
-        None, description="TOML file of pre-trade risk limits (examples/risk.toml); unset: none."
+        None,
+        description="TOML file of pre-trade risk limits (examples/trading/risk.toml); unset: none.",
     )
     routes_file: Path | None = Field(
         None,
         description="TOML file routing strategies to accounts with size multipliers "
-        "(examples/routes.toml); unset: a signal trades on its own account.",
+        "(examples/trading/routes.toml); unset: a signal trades on its own account.",
     )
     api_token: SecretStr | None = Field(
-        None, description="Bearer token of the read API and admin endpoints; unset: open."
+        None,
+        description="Bearer token of the read API and admin endpoints; unset: reads open, "
+        "trading writes (kill switch, cancels) disabled.",
     )
     default_rate_limit: float = Field(
         1000.0, ge=0, description="Requests/s of the default provider (burst 2x); 0: unlimited."

@@ -27,7 +27,7 @@ in its changelog-backed book table across restarts.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -91,6 +91,12 @@ class CancelRequest(_Command):
     requested_at: AwareDatetime
 
 
+class CancelBody(_Command):
+    """The (optional) body of ``POST /orders/{order_id}/cancel``."""
+
+    reason: str = Field("cancel requested", max_length=500)
+
+
 class QuoteTick(_Command):
     """One quote of ``quotes``, copied to a partition of ``orders``; ``source_partition``
     and ``source_offset`` say where it was on ``quotes`` (a copy seen twice is skipped)."""
@@ -133,3 +139,25 @@ def decode_command(topic: str, key: bytes | None, value: bytes | None, headers: 
 
 def kind_headers(kind: Kind, headers: dict[str, bytes] | None = None) -> dict[str, bytes]:
     return {**(headers or {}), KIND_HEADER: kind.value.encode()}
+
+
+COMMAND_TYPES: dict[str, type[BaseModel]] = {
+    "quotes": Quote,
+    f"orders.{Kind.TARGET.value}": TargetRequest,
+    f"orders.{Kind.CANCEL.value}": CancelRequest,
+    f"orders.{Kind.QUOTE.value}": QuoteTick,
+    f"orders.{Kind.TRADING_STATE.value}": TradingStateChange,
+}
+"""The value types of ``quotes`` and of the ``orders`` records that are not orders, by
+``<topic>.<at-kind>``."""
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of each, shaped like :func:`app.models.schemas`."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, model in COMMAND_TYPES.items():
+        schema = model.model_json_schema(mode="serialization")
+        schema["$id"] = f"https://at-stream.dev/schemas/{name}.v1.json"
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        out[name] = schema
+    return out

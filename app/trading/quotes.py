@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
@@ -26,6 +27,7 @@ class Quote(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    v: Literal[1] = 1
     symbol: Symbol
     bid: Positive | None = None
     ask: Positive | None = None

@@ -20,7 +20,7 @@ way. Checks, in order (the first failure decides):
 9. ``max_order_rate``: orders that passed in the last second (by their submission time,
    so a replay decides the same); a rejected order does not count.
 
-Limits come from a TOML file (``examples/risk.toml``): ``[default]`` limits, and
+Limits come from a TOML file (``examples/trading/risk.toml``): ``[default]`` limits, and
 ``[accounts.<name>]`` overriding some of them for one account.
 """
 

@@ -44,6 +44,16 @@ def stricter(a: TradingState, b: TradingState) -> TradingState:
     return a if a.strictness >= b.strictness else b
 
 
+class TradingStateRequest(BaseModel):
+    """The body of ``POST /trading-state``: the change an operator asks for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Name | Literal["*"] = Field("*", description="An account, or * for every account.")
+    state: TradingState
+    reason: str = Field("", max_length=500)
+
+
 class TradingStateChange(BaseModel):
     """A kill-switch command: set ``scope`` (an account, or ``*`` for all) to ``state``."""
 

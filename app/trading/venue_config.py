@@ -2,7 +2,7 @@
 
 TOML because the project already reads its providers file with :mod:`tomllib`; the file
 is validated with pydantic and every error names the file and the field. Layout
-(``examples/simulator.toml`` is a complete, commented example)::
+(``examples/trading/simulator.toml`` is a complete, commented example)::
 
     [venues.sim]
     seed = 42                         # seeds every probabilistic model of this venue

@@ -7,6 +7,9 @@ token configured they are open (a development default; ``make run`` writes a ran
 token to ``.env``). Behind a proxy that terminates mTLS, leave the token set: the proxy
 forwards the header. The webhook has its own authentication (the signature schemes);
 health, readiness, metrics and the OpenAPI document stay open for probes and scrapers.
+
+Writes (:class:`WriteView`: the kill switch, order cancels) are never open: without a
+token configured they answer 403 ``writes-disabled``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from app.errors import TokenRequired
+from app.errors import TokenRequired, WritesDisabled
 from app.settings import get_settings
 from app.web.problem import ProblemView
 
@@ -57,3 +60,17 @@ def peer_headers(request: Any) -> dict[str, str]:
     """What a worker passes on when it asks its peers for their part of an answer."""
     given = request.headers.get("Authorization")
     return {"Authorization": given} if given else {}
+
+
+class WriteView(ProtectedView):
+    """A view that changes trading state: its writes want the API token, and one
+    configured (its reads are a :class:`ProtectedView`'s)."""
+
+    async def dispatch(self, request: Any) -> Any:
+        if request.method not in ("GET", "HEAD") and get_settings().api_token is None:
+            AUTH_FAILURES.labels(view=type(self).__name__).inc()
+            return self.problem(
+                WritesDisabled("set AT_STREAM_API_TOKEN on the worker to enable this endpoint"),
+                request.path,
+            )
+        return await super().dispatch(request)

@@ -16,6 +16,8 @@ from app.ids import CORRELATION_ID_PATTERN, IDEMPOTENCY_KEY_PATTERN
 from app.models import SignalIn
 from app.order_state import OrderState
 from app.positions import Position
+from app.trading.commands import CancelBody
+from app.trading.trading_state import TradingStateChange, TradingStateRequest
 from app.web.problem import ProblemView
 
 blueprint = web.Blueprint("openapi")
@@ -63,6 +65,25 @@ ERRORS = {
     "422": "Schema violation (every field error listed) or Idempotency-Key reused",
     "429": "Provider over its rate limit (see Retry-After)",
     "503": "Broker did not acknowledge in time, or worker not ready (see Retry-After)",
+}
+
+
+TRADING_STATES = {
+    "type": "object",
+    "required": ["scopes", "partitions", "consistent"],
+    "properties": {
+        "scopes": {
+            "type": "object",
+            "description": "Per scope (an account, or * for all): its state and the change "
+            "that set it.",
+            "additionalProperties": {"type": "object"},
+        },
+        "partitions": {"type": "array", "items": {"type": "integer"}},
+        "consistent": {
+            "type": "boolean",
+            "description": "Every partition of this worker holds the same states.",
+        },
+    },
 }
 
 
@@ -206,6 +227,67 @@ def read_paths() -> dict[str, Any]:
     }
 
 
+def _write(summary: str, body: str, answer: str, errors: dict[str, str], *,
+           params: tuple[str, ...] = (), optional: bool = False) -> dict[str, Any]:  # fmt: skip
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        "summary": summary,
+        "security": [{"apiToken": []}],
+        "parameters": [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
+        ],
+        "requestBody": {
+            "required": not optional,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+        },
+        "responses": {
+            "202": {
+                "description": "Written to the log and acknowledged by the broker",
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{answer}"}}
+                },
+            },
+            "400": {"description": "The body is not a JSON object", "content": problem},
+            "401": {"description": "No valid API token", "content": problem},
+            "403": {"description": "No API token configured: writes disabled", "content": problem},
+            "422": {
+                "description": "A field failed validation (each error listed)",
+                "content": problem,
+            },
+            "503": {
+                "description": "Not acknowledged in time, or not ready (see Retry-After)",
+                "content": problem,
+            },
+            **{code: {"description": text, "content": problem} for code, text in errors.items()},
+        },
+    }
+
+
+CANCEL_ACCEPTED = {
+    "type": "object",
+    "required": ["cancel_id", "order_id"],
+    "properties": {"cancel_id": {"type": "string"}, "order_id": {"type": "string"}},
+}
+
+
+def trading_paths(token: bool) -> dict[str, Any]:
+    """The kill switch and order cancels (app.web.trading)."""
+    states = _read("Trading states, as this worker's partitions hold them", "TradingStates", [])
+    states["get"]["responses"].pop("404")
+    states["get"]["responses"].pop("400")
+    states = _secured({"/trading-state": states}, token)["/trading-state"]
+    set_state = _write("Set a trading state (kill switch)", "TradingStateRequest",
+                       "TradingStateChange", {})  # fmt: skip
+    cancel = _write("Cancel an open order", "CancelBody", "CancelAccepted",
+                    {"404": "No such order", "409": "The order is not open"},
+                    params=("order_id",), optional=True)  # fmt: skip
+    return {
+        "/trading-state": {**states, "post": set_state},
+        "/orders/{order_id}/cancel": {"post": cancel},
+    }
+
+
 def _serialized(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     schema: dict[str, Any] = model.model_json_schema(
         mode="serialization", ref_template="#/components/schemas/{model}"
@@ -229,6 +311,10 @@ def openapi(provider_ids: tuple[str, ...] = ("default",), *, token: bool = False
         },
     }
     signal, defs = signal_schema()
+    trading: dict[str, Any] = {"CancelAccepted": CANCEL_ACCEPTED, "TradingStates": TRADING_STATES}
+    for model in (TradingStateRequest, TradingStateChange, CancelBody):
+        schema, more = _serialized(model)
+        trading |= {model.__name__: schema, **more}
     provider = {"name": "provider", "in": "path", "required": True,
                 "schema": {"type": "string", "enum": sorted(provider_ids)}}  # fmt: skip
     health = {"200": {"description": "OK"}, "503": {"description": "Not ready"}}
@@ -247,6 +333,7 @@ def openapi(provider_ids: tuple[str, ...] = ("default",), *, token: bool = False
             "/healthz": {"get": {"summary": "Alive", "responses": {"200": health["200"]}}},
             "/readyz": {"get": {"summary": "Ready", "responses": health}},
             **_secured(read_paths(), token),
+            **trading_paths(token),
         },
         "components": {
             "securitySchemes": {"apiToken": {"type": "http", "scheme": "bearer"}},
@@ -260,6 +347,7 @@ def openapi(provider_ids: tuple[str, ...] = ("default",), *, token: bool = False
                 **defs,
                 **position_defs,
                 **order_defs,
+                **trading,
             },
         },
     }

@@ -11,7 +11,8 @@
   from the order id: asking twice is one request), 404 for an unknown order, 409 for an
   order that is no longer open.
 
-Both want the API token once one is configured (``ProtectedView``).
+Writes want the API token, and answer 403 ``writes-disabled`` while none is configured
+(``WriteView``); the GET is a read like the others.
 """
 
 from __future__ import annotations
@@ -19,41 +20,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from faust import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.agents import Ack, produce
 from app.errors import BrokerUnavailable, InvalidJSON, InvalidRequest, NotReady, OrderNotOpen
 from app.gateway import field_errors
 from app.ids import derive, uuid7
 from app.main import app, orders_topic, settings
-from app.models import Name, position_key
+from app.models import position_key
 from app.order_state import OPEN, OrderStatus
 from app.tables.books import trading_states
-from app.trading.commands import CancelRequest, Kind, kind_headers
-from app.trading.trading_state import TradingState, TradingStateChange
-from app.web.auth import ProtectedView
+from app.trading.commands import CancelBody, CancelRequest, Kind, kind_headers
+from app.trading.trading_state import TradingStateChange, TradingStateRequest
+from app.web.auth import WriteView
 from app.web.queries import find_order
 
 log = logging.getLogger(__name__)
 blueprint = web.Blueprint("trading")
-
-
-class TradingStateRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    scope: Name | Literal["*"] = Field("*", description="An account, or * for every account.")
-    state: TradingState
-    reason: str = Field("", max_length=500)
-
-
-class CancelBody(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reason: str = Field("cancel requested", max_length=500)
 
 
 def _body(raw: bytes, model: type[BaseModel], *, optional: bool = False) -> Any:
@@ -92,7 +79,7 @@ def change_for(request: TradingStateRequest, actor: str, at: datetime) -> Tradin
 
 
 @blueprint.route("/trading-state", name="trading-state")
-class TradingStateView(ProtectedView):
+class TradingStateView(WriteView):
     async def get(self, request: web.Request) -> web.Response:
         local = sorted(tp.partition for tp in app.consumer.assignment()
                        if tp.topic == orders_topic.get_topic_name())  # fmt: skip
@@ -121,7 +108,7 @@ class TradingStateView(ProtectedView):
 
 
 @blueprint.route("/orders/{order_id}/cancel", name="cancel-order")
-class CancelOrder(ProtectedView):
+class CancelOrder(WriteView):
     async def post(self, request: web.Request, order_id: str) -> web.Response:
         body = _body(await request.read(), CancelBody, optional=True)
         order = await find_order(self, request, order_id)

@@ -58,12 +58,21 @@ fan = [
 """
 
 
+API_TOKEN = "execution-test-token"
+
+
+def session() -> aiohttp.ClientSession:
+    """A client that sends the API token (the trading writes want it; reads take it)."""
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_TOKEN}"})
+
+
 def trading_env(directory: Path) -> dict[str, str]:
     """The env of a worker with the test's simulator, risk and routes files."""
     files = {"simulator.toml": SIMULATOR, "risk.toml": RISK, "routes.toml": ROUTES}
     for name, text in files.items():
         (directory / name).write_text(text)
     return {
+        "AT_STREAM_API_TOKEN": API_TOKEN,
         "AT_STREAM_SIMULATOR_CONFIG": str(directory / "simulator.toml"),
         "AT_STREAM_RISK_CONFIG": str(directory / "risk.toml"),
         "AT_STREAM_ROUTES_FILE": str(directory / "routes.toml"),

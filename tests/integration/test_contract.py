@@ -101,6 +101,11 @@ def test_openapi_document(live: Worker) -> None:
     assert spec["openapi"] == "3.1.0"
     assert {"/webhook/signals", "/webhook/signals/{provider}"} <= set(spec["paths"])
     assert requests.get(live.url + "/docs", timeout=5).status_code == 200
+    # No API token configured: the trading writes are refused, never open.
+    for path in ("/trading-state", "/orders/x/cancel"):
+        refused = requests.post(live.url + path, json={"state": "halted"}, timeout=5)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["type"].endswith("/writes-disabled")
 
 
 @pytest.mark.parametrize("scale", EXAMPLES)
@@ -160,3 +165,37 @@ def test_unsigned_requests_are_all_4xx(live: Worker, scale: int) -> None:
             assert 400 <= response.status_code < 500, (response.status_code, response.text)
 
         check()
+
+
+TOKEN = "contract-writes-token"
+
+
+def _check_writes(worker: Worker, operation: Any, statuses: set[int], checks: list[Any],
+                  scale: int) -> None:  # fmt: skip
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    @settings(READS, max_examples=scale or READS.max_examples)
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    def check(case: Any) -> None:
+        response = case.call(base_url=worker.url, headers=auth, timeout=10)
+        assert response.status_code in statuses, response.text
+        case.validate_response(response, checks=checks)
+        bare = requests.post(worker.url + case.formatted_path, json={}, timeout=10)
+        assert bare.status_code == 401, bare.text
+
+    check()
+
+
+@pytest.mark.parametrize("scale", EXAMPLES)
+def test_trading_writes_conform(
+    start_worker: Callable[..., Worker], tmp_path: Path, scale: int
+) -> None:
+    """The kill switch and cancels, with the token: every schema-valid kill-switch change
+    is written (202); a cancel of an order that does not exist is a documented 404
+    (schema-valid, so no positive-data check); both are 401 without the token."""
+    worker = start_worker(AT_STREAM_API_TOKEN=TOKEN)
+    asyncio.run(worker.wait_ready())
+    schema = schemathesis.openapi.from_url(worker.url + "/openapi.json")
+    _check_writes(worker, schema["/trading-state"]["POST"], {202}, CHECKS, scale)
+    cancel = schema["/orders/{order_id}/cancel"]["POST"]
+    _check_writes(worker, cancel, {404}, CHECKS[:-1], scale)

@@ -7,6 +7,10 @@ each scenario uses its own accounts and symbols.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -14,14 +18,22 @@ from pathlib import Path
 import aiohttp
 
 from tests.integration.execution_support import (
+    API_TOKEN,
     events_of,
     send_quote,
+    session,
     signal,
     trading_env,
 )
-from tests.integration.support import Worker, get_json, wait_for
+from tests.integration.support import ROOT, Worker, get_json, wait_for
 
 D = Decimal
+
+
+def _cli(*argv: str, token: str = API_TOKEN) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AT_STREAM_API_TOKEN": token, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "app.cli", *argv]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
 
 
 def _statuses(events: list[dict[str, object]]) -> list[object]:
@@ -40,7 +52,7 @@ async def _position(http: aiohttp.ClientSession, worker: Worker, account: str, s
 async def test_execution_scenarios(start_worker: Callable[..., Worker], tmp_path: Path) -> None:
     worker = start_worker(**trading_env(tmp_path))
     await worker.wait_ready()
-    async with aiohttp.ClientSession() as http:
+    async with session() as http:
         # A limit buy below the market rests; a quote through its limit fills it there.
         oid = await signal(http, worker, "ex-limit", symbol="LMT", order_type="limit",
                            limit_price="100", price="101")  # fmt: skip
@@ -139,7 +151,7 @@ async def test_each_risk_check_rejects_with_its_reason(
         assert event["cumulative_quantity"] == "0" and event["leaves_quantity"] == "0"
         return str(event["reason_code"])
 
-    async with aiohttp.ClientSession() as http:
+    async with session() as http:
         cases = {
             "max_order_notional": ("r-notional", {"quantity": "11", "price": "100"}),
             "max_position_symbol": ("r-pos", {"quantity": "6"}),
@@ -170,10 +182,14 @@ async def test_each_risk_check_rejects_with_its_reason(
         assert await rejected(more) == "reducing_only"
         less = await signal(http, worker, "r-ks", side="sell", quantity="4", symbol="KS")
         await events_of(worker, less, "filled")
-        async with http.post(
-            worker.url + "/trading-state", json={"scope": "r-ks", "state": "halted"}
-        ) as r:
-            assert r.status == 202  # fmt: skip
+        # halted, through the CLI (the same endpoint): the token is wanted
+        halt = ["halt", "--account", "r-ks", "--reason", "t", "--url", worker.url]
+        refused = _cli(*halt, token="wrong")
+        assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+        assert refused.stderr.startswith("at-stream halt: 401")
+        done = _cli(*halt)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["state"] == "halted"
         halted = await signal(http, worker, "r-ks", side="sell", quantity="1", symbol="KS")
         assert await rejected(halted) == "trading_halted"
         # bad requests get a problem, and change nothing
@@ -184,3 +200,7 @@ async def test_each_risk_check_rejects_with_its_reason(
         status, states = await get_json(http, worker.url + "/trading-state")
         assert status == 200 and states["consistent"]
         assert states["scopes"]["r-ks"]["state"] == "halted"
+        shown = _cli("trading-state", "--url", worker.url)
+        assert json.loads(shown.stdout)["scopes"]["r-ks"]["state"] == "halted"
+        unreachable = _cli("trading-state", "--url", "http://127.0.0.1:9")
+        assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr

@@ -16,6 +16,7 @@ import aiohttp
 from tests.integration.execution_support import (
     events_of,
     send_quote,
+    session,
     signal,
     trading_env,
 )
@@ -42,7 +43,7 @@ async def test_quotes_kill_switch_restart_and_replay(
     await second.wait_ready()
     await first.wait_ready()
     workers = (first, second)
-    async with aiohttp.ClientSession() as http:
+    async with session() as http:
         # Resting buy limits of one symbol on every partition; one quote fills them all.
         resting = [
             await signal(http, workers[i % 2], a, **LIMIT_QX) for i, a in enumerate(ACCOUNTS)

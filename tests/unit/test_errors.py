@@ -35,6 +35,7 @@ from app.errors import (
     TokenRequired,
     Unauthorized,
     UnsupportedMediaType,
+    WritesDisabled,
 )
 
 PROBLEMS: list[tuple[type[ProblemError], int, str]] = [
@@ -56,6 +57,7 @@ PROBLEMS: list[tuple[type[ProblemError], int, str]] = [
     (IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (InvalidRequest, 422, "invalid-request"),
     (OrderNotOpen, 409, "order-not-open"),
+    (WritesDisabled, 403, "writes-disabled"),
     (RateLimited, 429, "rate-limited"),
     (NotReady, 503, "not-ready"),
     (Overloaded, 503, "overloaded"),
