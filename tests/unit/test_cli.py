@@ -117,7 +117,13 @@ def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert written == [
         "dead-letters.v1.schema.json",
         "fills.v1.schema.json",
+        "order-events.v1.schema.json",
+        "orders.cancel.v1.schema.json",
+        "orders.quote.v1.schema.json",
+        "orders.target.v1.schema.json",
+        "orders.trading_state.v1.schema.json",
         "orders.v1.schema.json",
+        "quotes.v1.schema.json",
         "signals.v1.schema.json",
     ]
     fills = json.loads((tmp_path / "s" / "fills.v1.schema.json").read_text())
