@@ -92,12 +92,27 @@ def summary(row: dict[str, Any]) -> str:
     kind = row["event_type"]
     if kind == "dead_letter":
         return f"dead-lettered from {doc.get('source_topic')}: {doc.get('reason')}"
+    if kind == "order_event":
+        return _lifecycle(doc)
     parts = [str(doc[k]) for k in ("side", "quantity", "symbol") if k in doc]
     if "price" in doc or "limit_price" in doc:
         parts.append(f"@ {doc.get('limit_price') or doc.get('price')}")
     if "order_type" in doc:
         parts.append(str(doc["order_type"]))
     return " ".join(parts)
+
+
+def _lifecycle(doc: dict[str, Any]) -> str:
+    """``filled 10 @ 187.25 (cumulative 10, average 187.25)``, ``rejected: max_order_rate``."""
+    status = str(doc.get("status"))
+    if doc.get("last_price") is not None:
+        status += f" {doc.get('last_quantity')} @ {doc.get('last_price')}"
+        status += (
+            f" (cumulative {doc.get('cumulative_quantity')}, average {doc.get('average_price')})"
+        )
+    if doc.get("reason_code"):
+        status += f": {doc['reason_code']}"
+    return status
 
 
 def sort_key(row: dict[str, Any]) -> tuple[Any, ...]:

@@ -253,8 +253,10 @@ async def test_trace_of_a_signal_through_every_step(audit: Audit) -> None:
             await producer.stop()
         found = await trace_with(http, audit, cid, "dead_letter")
         kinds = [s["step"] for s in found["steps"]]
-        assert kinds == ["webhook receipt", "signal", "order", "fill", "position after", "order",
-                         "dead_letter"], kinds  # fmt: skip
+        assert kinds == ["webhook receipt", "signal", "order", "order_event", "order_event",
+                         "fill", "position after", "order", "dead_letter"], kinds  # fmt: skip
+        lifecycle = [s["summary"] for s in found["steps"] if s["step"] == "order_event"]
+        assert "accepted" in lifecycle[0] and "filled" in lifecycle[1], lifecycle
         assert found["signal_ids"] == [signal_id] and found["correlation_ids"] == [cid]
         chain = [s for s in found["steps"] if s["step"] != "position after"]
         # broker timestamps are whole milliseconds, received_at is not: receipt to signal >= -1
@@ -266,7 +268,8 @@ async def test_trace_of_a_signal_through_every_step(audit: Audit) -> None:
         status, by_signal = await get(http, f"{audit.api}/audit/trace/{signal_id}")
         assert status == 200
         assert [s["step"] for s in by_signal["steps"]] == [
-            "webhook receipt", "signal", "order", "fill", "position after"]  # fmt: skip
+            "webhook receipt", "signal", "order", "order_event", "order_event", "fill",
+            "position after"]  # fmt: skip
 
         items: list[dict[str, Any]] = []
         url = f"{audit.api}/audit/events?correlation_id={cid}&limit=2"
@@ -277,7 +280,8 @@ async def test_trace_of_a_signal_through_every_step(audit: Audit) -> None:
             nxt = page["next_cursor"]
             url = f"{url.split('&cursor=')[0]}&cursor={nxt}" if nxt else ""
         assert sorted(e["event_type"] for e in items) == [
-            "dead_letter", "fill", "order", "order", "signal"]  # fmt: skip
+            "dead_letter", "fill", "order", "order",
+            "order_event", "order_event", "signal"]  # fmt: skip
         poison = next(e for e in items if e["event_type"] == "order" and e["payload"] is None)
         assert poison["value_base64"] == "e25vdCBqc29u"  # b"{not json", as received
 

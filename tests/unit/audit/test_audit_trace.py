@@ -6,6 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from app.audit import reader, trace
 from app.audit.records import Row
 from app.audit.store import SQLiteStore
@@ -53,3 +55,15 @@ async def test_trace_by_signal_id_with_the_position_after(tmp_path: Path) -> Non
         assert await reader.trace_of(store, "nobody-knows") is None
     finally:
         await store.close()
+
+
+def test_a_lifecycle_event_says_its_status_fill_and_totals() -> None:
+    def row(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"event_type": "order_event", "payload": orjson.dumps(doc).decode()}
+
+    filled = {"status": "partially_filled", "last_quantity": "4", "last_price": "99.5",
+              "cumulative_quantity": "6", "average_price": "99.75"}  # fmt: skip
+    assert trace.summary(row(filled)) == (
+        "partially_filled 4 @ 99.5 (cumulative 6, average 99.75)")  # fmt: skip
+    rejected = {"status": "rejected", "reason_code": "max_order_rate", "last_price": None}
+    assert trace.summary(row(rejected)) == "rejected: max_order_rate"
