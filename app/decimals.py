@@ -30,9 +30,11 @@ _SMALL = "|".join(
 )
 POSITIVE_DECIMAL = rf"^([1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}{_FRACTION}|{_SMALL})$"
 NON_NEGATIVE_DECIMAL = rf"^(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}){_FRACTION}$"
+SIGNED_DECIMAL = rf"^-?(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}){_FRACTION}$"
 # ASCII digits only (``\d`` is any Unicode digit otherwise), and fullmatch: "10\n" is refused.
 _POSITIVE = re.compile(POSITIVE_DECIMAL, re.ASCII)
 _NON_NEGATIVE = re.compile(NON_NEGATIVE_DECIMAL, re.ASCII)
+_SIGNED = re.compile(SIGNED_DECIMAL, re.ASCII)
 
 
 def plain(value: Decimal) -> str:
@@ -44,19 +46,25 @@ def plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _parser(pattern: re.Pattern[str], *, positive: bool) -> Any:
+def _parser(pattern: re.Pattern[str], *, positive: bool, signed: bool = False) -> Any:
     """A before-validator: the value as a Decimal if its plain form matches ``pattern``."""
-    what = "greater than 0" if positive else "of 0 or more"
+    what = "" if signed else " greater than 0" if positive else " of 0 or more"
+    sign = "a leading - only" if signed else "no sign"
 
     def refuse(number: Decimal | None) -> PydanticCustomError:
-        if number is not None and number.is_finite() and (number <= 0 if positive else number < 0):
+        if (
+            not signed
+            and number is not None
+            and number.is_finite()
+            and (number <= 0 if positive else number < 0)
+        ):
             if positive:
                 return PydanticCustomError("greater_than", "Input should be greater than 0")
             return PydanticCustomError("greater_than_equal", "Input should be 0 or more")
         return PydanticCustomError(
             "decimal_format",
-            f"Input should be a decimal string {what}, with at most {MAX_INTEGER_DIGITS} digits "
-            f"before the point and {MAX_PLACES} after it, in plain notation (no sign, exponent, "
+            f"Input should be a decimal string{what}, with at most {MAX_INTEGER_DIGITS} digits "
+            f"before the point and {MAX_PLACES} after it, in plain notation ({sign}, no exponent, "
             'spaces or leading zeros), e.g. "10.5"',
         )
 
@@ -95,3 +103,10 @@ NonNegative = Annotated[
     _serialize,
     WithJsonSchema({"type": "string", "pattern": NON_NEGATIVE_DECIMAL, "examples": ["0"]}),
 ]
+Signed = Annotated[
+    Decimal,
+    BeforeValidator(_parser(_SIGNED, positive=False, signed=True)),
+    _serialize,
+    WithJsonSchema({"type": "string", "pattern": SIGNED_DECIMAL, "examples": ["-5"]}),
+]
+"""A signed decimal given by a client (a target position), in plain notation."""

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.decimals import NonNegative, PlainDecimal, Positive
+from app.decimals import NonNegative, Positive, Signed
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -84,10 +84,10 @@ class SignalIn(_Event):
     quantity: Positive | None = Field(
         None, validate_default=True, description="Required for an order intent."
     )
-    target: PlainDecimal | None = Field(
+    target: Signed | None = Field(
         None,
         validate_default=True,
-        description="Signed target position of a target_position intent (+10 long, -5 "
+        description="Signed target position of a target_position intent (10 long, -5 "
         "short, 0 flat); TradingView: {{strategy.position_size}}.",
     )
     order_type: OrderType = OrderType.MARKET

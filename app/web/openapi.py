@@ -11,7 +11,7 @@ from typing import Any
 from faust import web
 
 from app import schemes, signing
-from app.decimals import POSITIVE_DECIMAL
+from app.decimals import POSITIVE_DECIMAL, SIGNED_DECIMAL
 from app.ids import CORRELATION_ID_PATTERN, IDEMPOTENCY_KEY_PATTERN
 from app.models import SignalIn
 from app.order_state import OrderState
@@ -163,6 +163,19 @@ def signal_schema() -> tuple[dict[str, Any], dict[str, Any]]:
         }
         for kind, (need, refuse) in ORDER_TYPES.items()
     ]
+    side = {"$ref": "#/components/schemas/Side"}
+    target = {"type": "string", "pattern": SIGNED_DECIMAL}
+    signal["allOf"] = [{"oneOf": [  # the intent's fields (SignalIn._per_intent)
+        {"properties": {"intent": {"const": "order"}, "side": side, "quantity": decimal,
+                        "target": False},
+         "required": ["side", "quantity"]},
+        {"properties": {"intent": {"const": "target_position"}, "target": target,
+                        "side": False, "quantity": False},
+         "required": ["intent", "target"]},
+        {"properties": {"intent": {"const": "close"}, "side": False, "quantity": False,
+                        "target": False},
+         "required": ["intent"]},
+    ]}]  # fmt: skip
     return signal, defs
 
 

@@ -11,13 +11,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from app.decimals import NON_NEGATIVE_DECIMAL, POSITIVE_DECIMAL, NonNegative, Positive, plain
+from app.decimals import (
+    NON_NEGATIVE_DECIMAL,
+    POSITIVE_DECIMAL,
+    SIGNED_DECIMAL,
+    NonNegative,
+    Positive,
+    Signed,
+    plain,
+)
 from app.gateway import parse_json
 
 
 class Holder(BaseModel):
     positive: Positive = Decimal(1)
     non_negative: NonNegative = Decimal(0)
+
+
+class SignedHolder(BaseModel):
+    signed: Signed
 
 
 def _error(**values: Any) -> dict[str, Any]:
@@ -71,6 +83,21 @@ def test_not_positive_is_greater_than(text: str) -> None:
 def test_non_negative_accepts_zero_and_refuses_negative() -> None:
     assert Holder(non_negative="0").non_negative == 0
     assert _error(non_negative="-0.1")["type"] == "greater_than_equal"
+
+
+@pytest.mark.parametrize("text", ["10", "-5", "0", "-0.25", "12.000"])
+def test_signed_accepts_plain_decimals_with_a_minus(text: str) -> None:
+    assert SignedHolder(signed=text).signed == Decimal(text)
+    assert re.fullmatch(SIGNED_DECIMAL, text)
+
+
+@pytest.mark.parametrize("text", ["+10", "1e3", "-", "--1", " 1", "01", "1.", "NaN"])
+def test_signed_refuses_what_is_not_plain(text: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SignedHolder.model_validate({"signed": text})
+    (error,) = info.value.errors()
+    assert error["type"] == "decimal_format"
+    assert "a leading - only" in error["msg"]
 
 
 @pytest.mark.parametrize("value", [True, 1.5, None, [1], {"a": 1}])
