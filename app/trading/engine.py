@@ -144,7 +144,7 @@ def _apply_fills(store: Store, events: tuple[OrderEvent, ...]) -> None:
 
 def _exposure(store: Store, account: str, book: Book) -> Exposure:
     """The account's positions in this partition, each marked at its symbol's last trade
-    price here (else its average price)."""
+    price here (else its average price), and its open orders in the order's symbol."""
     held = store.holdings(account)
     marks: dict[str, Decimal] = {}
     for symbol in held:
@@ -153,7 +153,14 @@ def _exposure(store: Store, account: str, book: Book) -> Exposure:
             marks[symbol] = quote.last
     if book.quote is not None and book.quote.last is not None:
         marks[book.symbol] = book.quote.last
-    return exposure_from(held, marks)
+    buys = sells = ZERO
+    for working in book.open:
+        if working.order.account == account:
+            if working.order.side is Side.BUY:
+                buys += working.leaves_quantity
+            else:
+                sells += working.leaves_quantity
+    return exposure_from(held, marks, {book.symbol: (buys, sells)})
 
 
 def _immediate_cancel(state: WorkingOrder, at: datetime) -> tuple[WorkingOrder, OrderEvent]:

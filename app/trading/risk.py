@@ -8,6 +8,10 @@ way. Checks, in order (the first failure decides):
 1. ``trading_halted``: the account's effective state (its own or the global one,
    whichever is stricter) is HALTED.
 2. ``symbol_denied`` / ``symbol_not_allowed``: the denylist, then the allowlist.
+Positions count the account's open orders on the new order's side as filled (the worst
+case): a resting sell of 6 against a long 10 leaves 4 to reduce; resting buys count toward
+the position limits.
+
 3. ``reducing_only``: the state is REDUCING and the order does not reduce the position
    (reduce = the opposite side, at most the position's size: it never crosses zero).
 4. ``no_price``: a notional limit is set and neither the order nor the caller gives a price.
@@ -120,16 +124,26 @@ class AccountRisk(BaseModel):
         return self.model_dump_json().encode()
 
 
+NO_PENDING: Mapping[str, tuple[Decimal, Decimal]] = {}
+
+
 class Exposure(NamedTuple):
-    """The account's positions (signed quantity per symbol), a mark price per symbol, and
-    its realized PnL net of fees, summed over its positions."""
+    """The account's positions (signed quantity per symbol), a mark price per symbol, its
+    realized PnL net of fees, summed over its positions, and per symbol the unfilled
+    quantity of its open buy and sell orders (``pending``: risk counts them as if they
+    filled, the worst case in the new order's direction)."""
 
     positions: Mapping[str, Decimal]
     marks: Mapping[str, Decimal]
     realized_pnl: Decimal
+    pending: Mapping[str, tuple[Decimal, Decimal]] = NO_PENDING
 
 
-def exposure_from(positions: Mapping[str, Position], marks: Mapping[str, Decimal]) -> Exposure:
+def exposure_from(
+    positions: Mapping[str, Position],
+    marks: Mapping[str, Decimal],
+    pending: Mapping[str, tuple[Decimal, Decimal]] = NO_PENDING,
+) -> Exposure:
     """An exposure from :class:`app.positions.Position` s; a symbol with no mark is marked
     at its position's average price."""
     with localcontext(prec=100):
@@ -138,6 +152,7 @@ def exposure_from(positions: Mapping[str, Position], marks: Mapping[str, Decimal
         positions={s: p.quantity for s, p in positions.items()},
         marks={**{s: p.avg_price for s, p in positions.items() if p.avg_price > 0}, **marks},
         realized_pnl=realized,
+        pending=pending,
     )
 
 
@@ -195,8 +210,10 @@ def _failure(
         return ReasonCode.SYMBOL_DENIED, f"{symbol} is on the denylist"
     if limits.allow_symbols is not None and symbol not in limits.allow_symbols:
         return ReasonCode.SYMBOL_NOT_ALLOWED, f"{symbol} is not on the allowlist"
-    position = exposure.positions.get(symbol, ZERO)
+    buys, sells = exposure.pending.get(symbol, (ZERO, ZERO))
     delta = order.signed_quantity
+    # the position if the account's open orders on the order's side all filled
+    position = exposure.positions.get(symbol, ZERO) + (buys if delta > 0 else -sells)
     reducing = reduces(position, delta)
     if trading is TradingState.REDUCING and not reducing:
         return ReasonCode.REDUCING_ONLY, (

@@ -578,3 +578,28 @@ def test_a_limit_that_rested_with_no_market_fills_as_maker() -> None:
     assert only_open(store) == [order_id(1)]
     (filled,) = run(store, ENGINE, [tick("97", "98", 1)])
     assert (filled.last_price, filled.liquidity) == (D(99), Liquidity.MAKER)
+
+
+# -- risk counts the account's open orders on the new order's side --------------------
+
+
+def test_reducing_counts_resting_sells_so_it_never_crosses_zero() -> None:
+    store = MemoryStore()
+    run(store, ENGINE, [order_cmd(1)])  # long 10
+    run(store, ENGINE, [state_change("acct-1", TradingState.REDUCING, 1)])
+    resting = run(store, ENGINE, [limit_cmd(2, "150", side="sell", quantity="6", created_at=at(2))])
+    assert statuses(resting) == ["accepted"]  # rests above the market, reduces
+    (crossing,) = run(store, ENGINE, [order_cmd(3, side="sell", quantity="6", created_at=at(3))])
+    assert crossing.reason_code is ReasonCode.REDUCING_ONLY  # 6 + 6 resting > 10
+    rest = run(store, ENGINE, [order_cmd(4, side="sell", quantity="4", created_at=at(4))])
+    assert statuses(rest) == ["accepted", "filled"]
+
+
+def test_resting_buys_count_toward_the_position_limit() -> None:
+    store = MemoryStore()
+    eng = engine(max_position="10")
+    assert statuses(run(store, eng, [limit_cmd(1, "90", quantity="8")])) == ["accepted"]
+    (over,) = run(store, eng, [order_cmd(2, quantity="5", created_at=at(1))])
+    assert over.reason_code is ReasonCode.MAX_POSITION_SYMBOL  # 8 resting + 5 > 10
+    sell = run(store, eng, [order_cmd(3, side="sell", quantity="5", created_at=at(2))])
+    assert statuses(sell) == ["accepted", "filled"]  # the other side: only filled counts
