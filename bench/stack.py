@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SECRET = "bench-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
-TOPIC_KINDS = ("signals", "orders", "fills", "dead-letters")
+TOPIC_KINDS = ("signals", "orders", "fills", "dead-letters", "order-events", "quotes")
 # Settings of every bench worker beyond its names, port and data dir (recorded in results).
 WORKER_SETTINGS = {"AT_STREAM_DEFAULT_RATE_LIMIT": "0", "AT_STREAM_LOG_LEVEL": "info"}
 
@@ -93,6 +93,8 @@ class WorkerProc:
                 "AT_STREAM_ORDERS_TOPIC": t["orders"],
                 "AT_STREAM_FILLS_TOPIC": t["fills"],
                 "AT_STREAM_DEAD_LETTER_TOPIC": t["dead-letters"],
+                "AT_STREAM_ORDER_EVENTS_TOPIC": t["order-events"],
+                "AT_STREAM_QUOTES_TOPIC": t["quotes"],
                 "AT_STREAM_WEB_PORT": str(self.port),
                 "AT_STREAM_DATA_DIR": str(self.data),
                 # capacity, not policy: the default provider's rate limit (1,000/s) off

@@ -80,6 +80,8 @@ async def _process(events: list[EventT[bytes]]) -> None:
             log.info(outcome.note, extra=fields(correlation_id=cid))
         submitted = getattr(command, "created_at", None)  # an order's or a target's
         applied.append((event, outcome.events, submitted and submitted.timestamp()))
+    for store in stores.values():
+        store.flush()
     sent: list[tuple[EventT[bytes], list[Ack]]] = []
     fills: list[tuple[Ack, float]] = []
     for event, caused, submitted in applied:

@@ -21,6 +21,8 @@ the log, so a redelivery skips it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from app.main import app, settings
 from app.positions import Position
@@ -43,28 +45,50 @@ STATES = b"t:"
 
 
 class PartitionStore:
-    """The :class:`app.trading.engine.Store` of one partition, over a batch's writes."""
+    """The :class:`app.trading.engine.Store` of one partition, over a batch's writes.
+
+    Values are decoded once per batch and kept as objects (they are immutable); what
+    changed is encoded once, by :meth:`flush`, which the caller runs after the batch's
+    last command and before the writes reach the table.
+    """
 
     def __init__(self, writes: PartitionWrites, partition: int) -> None:
         self.writes = writes
         self.partition = partition
+        self._objects: dict[bytes, Any] = {}
+        self._dirty: dict[bytes, Callable[[Any], bytes]] = {}
+        self._applied: int | None = None
 
-    def _get(self, key: bytes) -> bytes | None:
-        return self.writes.get(books, self.partition, key)
+    def _get(self, key: bytes, decode: Callable[[bytes], Any]) -> Any:
+        if key in self._objects:
+            return self._objects[key]
+        raw = self.writes.get(books, self.partition, key)
+        value = None if raw is None else decode(raw)
+        self._objects[key] = value
+        return value
 
-    def _put(self, key: bytes, value: bytes) -> None:
-        self.writes.put(books, self.partition, key, value)
+    def _put(self, key: bytes, value: Any, encode: Callable[[Any], bytes]) -> None:
+        self._objects[key] = value
+        self._dirty[key] = encode
+
+    def flush(self) -> None:
+        """Stage every value changed in this batch, then the applied offset, last."""
+        for key, encode in self._dirty.items():
+            self.writes.put(books, self.partition, key, encode(self._objects[key]))
+        self._dirty.clear()
+        if self._applied is not None:
+            self.writes.restage_last(books, self.partition, APPLIED, str(self._applied).encode())
 
     def book(self, symbol: str) -> Book:
-        raw = self._get(b"b:" + symbol.encode())
-        return Book(symbol=symbol) if raw is None else Book.model_validate_json(raw)
+        found: Book | None = self._get(b"b:" + symbol.encode(), Book.model_validate_json)
+        return Book(symbol=symbol) if found is None else found
 
     def put_book(self, book: Book) -> None:
-        self._put(b"b:" + book.symbol.encode(), book.dumps())
+        self._put(b"b:" + book.symbol.encode(), book, Book.dumps)
 
     def holding(self, account: str, symbol: str) -> Position | None:
-        raw = self._get(f"h:{account}|{symbol}".encode())
-        return None if raw is None else Position.loads(raw)
+        found: Position | None = self._get(f"h:{account}|{symbol}".encode(), Position.loads)
+        return found
 
     def holdings(self, account: str) -> dict[str, Position]:
         held = {}
@@ -75,43 +99,56 @@ class PartitionStore:
         return held
 
     def _symbols(self, account: str) -> list[str]:
-        raw = self._get(f"s:{account}".encode())
-        return [] if raw is None else json.loads(raw)
+        found: list[str] | None = self._get(f"s:{account}".encode(), json.loads)
+        return [] if found is None else found
 
     def put_holding(self, position: Position) -> None:
-        self._put(b"h:" + position.key, position.dumps())
+        self._put(b"h:" + position.key, position, Position.dumps)
         symbols = self._symbols(position.account)
         if position.symbol not in symbols:
-            symbols.append(position.symbol)
-            self._put(f"s:{position.account}".encode(), json.dumps(symbols).encode())
+            self._put(f"s:{position.account}".encode(), [*symbols, position.symbol], _json)
 
     def trading(self) -> TradingStates:
-        raw = self._get(STATES)
-        return TradingStates() if raw is None else TradingStates.model_validate_json(raw)
+        found: TradingStates | None = self._get(STATES, TradingStates.model_validate_json)
+        return TradingStates() if found is None else found
 
     def put_trading(self, states: TradingStates) -> None:
-        self._put(STATES, states.model_dump_json().encode())
+        self._put(STATES, states, _model_json)
 
     def risk(self, account: str) -> AccountRisk | None:
-        raw = self._get(f"r:{account}".encode())
-        return None if raw is None else AccountRisk.model_validate_json(raw)
+        found: AccountRisk | None = self._get(
+            f"r:{account}".encode(), AccountRisk.model_validate_json
+        )
+        return found
 
     def put_risk(self, risk: AccountRisk) -> None:
-        self._put(f"r:{risk.account}".encode(), risk.dumps())
+        self._put(f"r:{risk.account}".encode(), risk, AccountRisk.dumps)
 
     def seen(self, order_id: str) -> bool:
-        return self._get(f"o:{order_id}".encode()) is not None
+        return self._get(f"o:{order_id}".encode(), bytes) is not None
 
     def see(self, order_id: str) -> None:
-        self._put(f"o:{order_id}".encode(), b"1")
+        self._put(f"o:{order_id}".encode(), b"1", bytes)
 
     def applied(self) -> int:
         """The offset of the last record applied to this partition (-1: none)."""
-        raw = self._get(APPLIED)
-        return -1 if raw is None else int(raw)
+        if self._applied is None:
+            raw = self.writes.get(books, self.partition, APPLIED)
+            self._applied = -1 if raw is None else int(raw)
+        return self._applied
 
     def set_applied(self, offset: int) -> None:
-        self.writes.restage_last(books, self.partition, APPLIED, str(offset).encode())
+        """Staged by :meth:`flush`, as the partition's last write."""
+        self._applied = offset
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _model_json(value: Any) -> bytes:
+    encoded: bytes = value.model_dump_json().encode()
+    return encoded
 
 
 def trading_states(partition: int) -> TradingStates | None:

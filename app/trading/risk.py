@@ -48,6 +48,7 @@ from app.trading.trading_state import TradingState
 
 ZERO = Decimal(0)
 RATE_WINDOW = timedelta(seconds=1)
+RECENT_KEPT = 32
 
 
 class RiskLimits(BaseModel):
@@ -277,7 +278,10 @@ def check_order(
     account = _roll_day(account, now, exposure.realized_pnl)
     value = price if price is not None else order.price_hint
     failed = _failure(order, limits, exposure, account, trading, value, now)
-    recent = tuple(t for t in account.recent_orders if now - t < RATE_WINDOW)
+    # what the rate check needs: the newest passed orders within the window, at most the
+    # limit (RECENT_KEPT without one, so a limit configured later sees the recent rate)
+    keep = limits.max_orders_per_second or RECENT_KEPT
+    recent = tuple(sorted(t for t in account.recent_orders if now - t < RATE_WINDOW)[-keep:])
     if failed is not None:
         account = account.model_copy(update={"recent_orders": recent})
         return RiskDecision(False, account, rejected_event(order, *failed))
