@@ -42,7 +42,7 @@ from app.trading.commands import CancelRequest, Command, QuoteTick, TargetReques
 from app.trading.errors import InvalidOrder
 from app.trading.events import OrderEvent, ReasonCode, rejected_event, status_event, to_fill
 from app.trading.fill_models import eligible_at
-from app.trading.orders import TradingOrder, WorkingOrder, validate_order
+from app.trading.orders import TradingOrder, WorkingOrder, order_fields, validate_order
 from app.trading.quotes import Quote
 from app.trading.risk import AccountRisk, Exposure, RiskConfig, check_order, exposure_from
 from app.trading.trading_state import TradingStateChange, TradingStates, apply_change
@@ -102,22 +102,7 @@ class Outcome(NamedTuple):
 def trading_order(order: Order, correlation_id: str) -> TradingOrder:
     """An ``orders`` record as the execution step works it (validated later, so that an
     invalid combination becomes a ``rejected`` event, not an exception)."""
-    return TradingOrder(
-        order_id=order.order_id,
-        signal_id=order.signal_id,
-        correlation_id=correlation_id,
-        account=order.account,
-        strategy=order.strategy,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        order_type=order.order_type,
-        time_in_force=order.time_in_force,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        reference_price=order.price,
-        submitted_at=order.created_at,
-    )
+    return TradingOrder(**order_fields(order, correlation_id))
 
 
 def handle(store: Store, engine: Engine, command: Command, correlation_id: str) -> Outcome:

@@ -118,24 +118,29 @@ def build_order(**fields: Any) -> TradingOrder:
     return validate_order(order)
 
 
+def order_fields(order: Order, correlation_id: str) -> dict[str, Any]:
+    """The fields of a :class:`TradingOrder` from an order of the ``orders`` topic."""
+    return {
+        "order_id": order.order_id,
+        "signal_id": order.signal_id,
+        "correlation_id": correlation_id,
+        "account": order.account,
+        "strategy": order.strategy,
+        "symbol": order.symbol,
+        "side": order.side,
+        "quantity": order.quantity,
+        "order_type": order.order_type,
+        "time_in_force": order.time_in_force,
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "reference_price": order.price,
+        "submitted_at": order.created_at,
+    }
+
+
 def from_order(order: Order, correlation_id: str) -> TradingOrder:
     """The order of today's ``orders`` topic, as the execution step works it."""
-    return build_order(
-        order_id=order.order_id,
-        signal_id=order.signal_id,
-        correlation_id=correlation_id,
-        account=order.account,
-        strategy=order.strategy,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        order_type=order.order_type,
-        time_in_force=order.time_in_force,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        reference_price=order.price,
-        submitted_at=order.created_at,
-    )
+    return build_order(**order_fields(order, correlation_id))
 
 
 def from_signal(
