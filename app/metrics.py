@@ -80,6 +80,8 @@ def observe_signal_to_fill(received_at: float, fill_timestamp_ms: int) -> None:
     """One fill's end-to-end latency, from the timestamps its records carry."""
     if fill_timestamp_ms > 0:
         SIGNAL_TO_FILL.observe(max(0.0, fill_timestamp_ms / 1000 - received_at))
+
+
 STALLED_PARTITIONS = Gauge(
     "at_stream_stalled_partitions",
     "Assigned input partitions with lag and no commit for AT_STREAM_STALL_SECONDS.",

@@ -211,9 +211,7 @@ def _check_belongs(state: OrderState, fill: Fill) -> None:
             raise FillMismatch(state, fill, field)
 
 
-def apply_fill(
-    state: OrderState, fill: Fill, offset: int | None = None
-) -> tuple[OrderState, bool]:
+def apply_fill(state: OrderState, fill: Fill, offset: int | None = None) -> tuple[OrderState, bool]:
     """The state after ``fill`` and whether it was applied (False: a duplicate);
     ``offset``: the fill's record on ``fills``, kept with the fill id."""
     _check_belongs(state, fill)

@@ -54,9 +54,7 @@ async def offsets(worker_app: Any) -> dict[TP, tuple[int | None, int]]:
 def _settled(worker_app: Any) -> bool:
     recovery = worker_app.tables.recovery
     return bool(
-        not worker_app.rebalancing
-        and recovery.completed.is_set()
-        and not recovery.in_recovery
+        not worker_app.rebalancing and recovery.completed.is_set() and not recovery.in_recovery
     )
 
 

@@ -82,9 +82,7 @@ async def test_retrying_every_503_executes_every_signal_once(
             "AT_STREAM_DEFAULT_RATE_LIMIT": "0",
         },
     )
-    senders = Senders(
-        worker, SENDERS_PER_KIND, SIGNALS_PER_SENDER, PAUSE_SECONDS, DEADLINE_SECONDS
-    )
+    senders = Senders(worker, SENDERS_PER_KIND, SIGNALS_PER_SENDER, PAUSE_SECONDS, DEADLINE_SECONDS)
     tally, accepted_at = senders.tally, senders.accepted_at
     try:
         await worker.wait_ready()
