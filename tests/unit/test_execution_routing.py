@@ -4,7 +4,6 @@ account) and of app.trading.commands.decode_command (each kind, by its header)."
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from app.errors import DecodeError
 from app.execution import Command, commands_for, order_for
-from app.ids import derive, order_id_for, signal_id_for
+from app.ids import derive, order_id_for
 from app.models import Intent, Order, Side, Signal
 from app.topics import Headers
 from app.trading.commands import (
@@ -27,9 +26,9 @@ from app.trading.commands import (
 from app.trading.intents import Route, Routes, parse_routes, routed_order_id
 from app.trading.quotes import Quote
 from app.trading.trading_state import TradingState, TradingStateChange
+from tests.unit.test_execution import RECEIVED, SIGNAL_ID
+from tests.unit.test_execution import _signal as signal
 
-RECEIVED = datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
-SIGNAL_ID = signal_id_for(b"1700000000.{}")
 TOPIC = "orders"
 
 ROUTES = Routes(
@@ -40,22 +39,6 @@ ROUTES = Routes(
         )
     }
 )
-
-
-def signal(**overrides: Any) -> Signal:
-    data: dict[str, Any] = {
-        "symbol": "AAPL",
-        "side": "buy",
-        "quantity": "10.5",
-        "order_type": "market",
-        "price": "187.25",
-        "account": "acct-1",
-        "strategy": "momentum",
-        "signal_id": SIGNAL_ID,
-        "received_at": RECEIVED,
-    }
-    data.update(overrides)
-    return Signal.model_validate(data)
 
 
 def target_signal(intent: Intent, target: str | None = None, **overrides: Any) -> Signal:
