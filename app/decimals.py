@@ -69,6 +69,17 @@ def _parser(pattern: re.Pattern[str], *, positive: bool, signed: bool = False) -
         )
 
     def parse(value: Any) -> Decimal:
+        if type(value) is Decimal and value.is_finite():  # computed in-process: the hot path
+            # what the pattern says, read off the number: at most MAX_PLACES places, at
+            # most MAX_INTEGER_DIGITS before the point, and the sign; else the slow path
+            exponent = value.as_tuple().exponent
+            if (
+                isinstance(exponent, int)
+                and exponent >= -MAX_PLACES
+                and value.adjusted() < MAX_INTEGER_DIGITS
+                and (value > 0 if positive else signed or not value.is_signed())
+            ):
+                return value
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise refuse(None)
         if isinstance(value, str):

@@ -20,9 +20,17 @@ IDEMPOTENCY_KEY_PATTERN = r'^"?([\x21\x23-\x7e]{1,255})"?$'
 """An ``Idempotency-Key``: visible ASCII but '"', optionally quoted (an sf-string)."""
 
 
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+
+
 def derive(kind: str, *parts: str) -> str:
-    """A UUIDv5 from ``kind`` and its cause's parts."""
-    return str(uuid.uuid5(_NAMESPACE, "\x1f".join((kind, *parts))))
+    """A UUIDv5 from ``kind`` and its cause's parts: ``uuid.uuid5(_NAMESPACE, name)``,
+    written out (about three times faster: it is on every order's and fill's path)."""
+    name = "\x1f".join((kind, *parts)).encode()
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
+    h = digest[:16].hex()
+    variant = "89ab"[int(h[16], 16) & 0x3]  # RFC 9562: variant 10, version 5
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
 def signal_id_for(signed: bytes) -> str:

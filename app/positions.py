@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 from app.decimals import PlainDecimal
 from app.errors import AtStreamError
 from app.models import Fill, Side, position_key
+from app.trusted import trusted
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,8 @@ def apply_fill(
         qty, cost, realized, fees = _net(position, fill)
     except ArithmeticError:
         raise PositionArithmeticError(fill) from None
-    new = Position(
+    new = trusted(  # computed from a valid position and fill: not validated again
+        Position,
         account=position.account,
         symbol=position.symbol,
         quantity=qty,

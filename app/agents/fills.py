@@ -27,7 +27,7 @@ from app.logs import fields
 from app.main import app, fills_topic
 from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
-from app.positions import apply_fill
+from app.positions import Position, apply_fill
 from app.tables import order_states, positions
 from app.tables.batch import PartitionWrites
 from app.topics import correlation_of, decode_keyed
@@ -46,8 +46,12 @@ async def _process(events: list[EventT[bytes]]) -> None:
     bad: list[tuple[EventT[bytes], str]] = []
     applied_count = duplicates = 0
     topic = fills_topic.get_topic_name()
+    # a position is decoded once per batch and encoded once, after its last fill in it
+    held: dict[tuple[int, bytes], Position | None] = {}
+    changed: dict[tuple[int, bytes], None] = {}  # in first-change order
     for event in events:  # no await in here: the tables are read and staged as one
         partition = event.message.partition  # the position's and order state's partition
+        key = (partition, cast(bytes, event.key))
         try:
             fill = decode_keyed(Fill, topic, event.key, event.value)
             cid = correlation_of(event.headers)
@@ -55,10 +59,11 @@ async def _process(events: list[EventT[bytes]]) -> None:
             if state is None:
                 state = order_state.from_fill(fill, cid)
             offset = event.message.offset
+            if key not in held:
+                held[key] = positions.get_in(writes, partition, key[1])
             position, applied = apply_fill(
-                positions.get_in(writes, partition, cast(bytes, event.key)), fill,
-                offset=offset, order_applied_at=state.applied_at(fill.fill_id),
-            )  # fmt: skip
+                held[key], fill, offset=offset, order_applied_at=state.applied_at(fill.fill_id)
+            )
             new_state, _ = order_state.apply_fill(state, fill, offset)
         except DecodeError as exc:
             bad.append((event, exc.reason))
@@ -67,13 +72,16 @@ async def _process(events: list[EventT[bytes]]) -> None:
             bad.append((event, f"{type(exc).__name__}: {exc}"))
             continue
         if applied:
-            positions.stage(writes, partition, position)
+            held[key] = position
+            changed[key] = None
             applied_count += 1
         else:
             duplicates += 1
         if new_state is not state:
             order_states.stage(writes, partition, new_state)
         log.debug("fill applied", extra=fields(correlation_id=cid, fill_id=fill.fill_id))
+    for where in changed:
+        positions.stage(writes, where[0], cast(Position, held[where]))
     writes.write_local()
     await writes.send(app.producer)
     await asyncio.gather(*[await dead_letter(event, reason) for event, reason in bad])

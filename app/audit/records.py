@@ -7,9 +7,10 @@ account, the symbol and the event time are read from the payload where it has th
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ COLUMNS = (
     "payload",
     "value_raw",
 )
+_values = operator.attrgetter(*COLUMNS)  # astuple deep-copies: ten times slower
 ID_FIELDS = {"signal": "signal_id", "order": "order_id", "fill": "fill_id"}
 TIME_FIELDS = ("received_at", "created_at", "filled_at", "event_time", "timestamp")
 
@@ -65,7 +67,7 @@ class Row:
     value_raw: bytes | None
 
     def values(self) -> tuple[Any, ...]:
-        return astuple(self)
+        return _values(self)
 
 
 def text(raw: bytes | None) -> str | None:

@@ -19,9 +19,11 @@ An order id seen before (its signal reached ``signals`` twice) is executed once.
 
 The executed position (``holding``) is this step's own, updated with every fill it
 emits, so a target sent right after a fill sees that fill (the ``positions`` table, fed
-by ``fills``, trails it). Risk limits over a whole account (gross notional, daily loss,
-orders per second) see the account's state in this partition: its positions in the
-symbols that hash here.
+by ``fills``, trails it). It keeps one applied fill id, not a window: the step makes its
+fills itself, once per command (a redelivered command is skipped by its offset).
+
+Risk limits over a whole account (gross notional, daily loss, orders per second) see the
+account's state in this partition: its positions in the symbols that hash here.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from app.trading.quotes import Quote
 from app.trading.risk import AccountRisk, Exposure, RiskConfig, check_order, exposure_from
 from app.trading.trading_state import TradingStateChange, TradingStates, apply_change
 from app.trading.venue_config import VenueConfig
+from app.trusted import trusted
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,9 @@ class Outcome(NamedTuple):
 
 def trading_order(order: Order, correlation_id: str) -> TradingOrder:
     """An ``orders`` record as the execution step works it (validated later, so that an
-    invalid combination becomes a ``rejected`` event, not an exception)."""
-    return TradingOrder(**order_fields(order, correlation_id))
+    invalid combination becomes a ``rejected`` event, not an exception). Not validated
+    again: its fields are the validated record's, of the same types."""
+    return trusted(TradingOrder, **order_fields(order, correlation_id))
 
 
 def handle(store: Store, engine: Engine, command: Command, correlation_id: str) -> Outcome:
@@ -123,7 +127,7 @@ def _apply_fills(store: Store, events: tuple[OrderEvent, ...]) -> None:
         if event.is_fill:
             fill = to_fill(event)
             held = store.holding(fill.account, fill.symbol)
-            position, _ = apply_fill(held, fill)
+            position, _ = apply_fill(held, fill, window=1)  # see the module's doc
             store.put_holding(position)
 
 

@@ -37,6 +37,7 @@ from app.models import EventId, Fill, Name, OrderType, Side, Symbol, TimeInForce
 from app.order_state import OrderStatus
 from app.positions import PRICE_PLACES
 from app.trading.orders import TradingOrder, WorkingOrder
+from app.trusted import trusted
 
 EVENT_SCHEMA_VERSION: Literal[1] = 1
 ORDER_EVENTS_TOPIC = "order-events"
@@ -146,7 +147,10 @@ def _event(
 ) -> OrderEvent:
     cum = state.cumulative_quantity if state else ZERO
     notional = state.cumulative_notional if state else ZERO
-    return OrderEvent(
+    # not validated again: every field comes from a validated order or state, and
+    # test_every_event_and_fill_is_valid_on_the_wire holds the engine to the schema
+    return trusted(
+        OrderEvent,
         event_id=event_id_for(order.order_id, seq),
         seq=seq,
         status=status,
@@ -229,7 +233,8 @@ def to_fill(event: OrderEvent) -> Fill:
     """A fill event as today's :class:`app.models.Fill` (what :mod:`app.positions` nets)."""
     if event.fill_id is None or event.last_price is None:
         raise ValueError(f"event {event.event_id} ({event.status.value}) is not a fill")
-    return Fill(
+    return trusted(  # from a valid event (see _event)
+        Fill,
         fill_id=event.fill_id,
         order_id=event.order_id,
         signal_id=event.signal_id,

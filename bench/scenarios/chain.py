@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import baselines, profiling
+from bench import baselines, profiling, resources
 from bench.kafka_io import Offsets, create_topics, preload, read_records
 from bench.payloads import signal_records
 from bench.scenarios import Context
@@ -28,24 +28,36 @@ log = logging.getLogger(__name__)
 
 Stopper = Callable[[], None]
 Alive = Callable[[], bool]
+Pids = Callable[[], list[int]]
 
 
 async def catch_up(
     ctx: Context,
     tag: str,
     topics: list[str],
-    launch: Callable[[], Awaitable[tuple[Stopper, Alive]]],
+    launch: Callable[[], Awaitable[tuple[Stopper, Alive, Pids]]],
 ) -> dict[str, Any]:
-    """Preload ``topics[0]``, launch the consumer, wait for N records on ``topics[-1]``."""
+    """Preload ``topics[0]``, launch the consumer, wait for N records on ``topics[-1]``.
+
+    CPU per signal (the consumer's processes, and the broker's) is counted from the first
+    fill seen to the last, so start-up is not in it."""
     n = ctx.mode.chain_count
     await create_topics(ctx.bootstrap, topics)
     count, load_s = await preload(ctx.bootstrap, topics[0], signal_records(ctx.run_id, n))
     ctx.progress("chain", f"{tag}: preloaded {count} signals in {load_s:.1f}s; starting")
     launched = time.time()
-    stop, alive = await launch()
+    stop, alive, pids = await launch()
     last_report = [time.monotonic()]
+    broker = ctx.stack.broker_pid
+    cpu_from: list[tuple[int, float, float]] = []  # (fills, consumer cpu, broker cpu)
+
+    def cpu() -> tuple[float, float]:
+        used = sum(resources.cpu_seconds(pid) for pid in pids())
+        return used, resources.cpu_seconds(broker) if broker is not None else 0.0
 
     def on_poll(total: int) -> None:
+        if total and not cpu_from:
+            cpu_from.append((total, *cpu()))
         if not alive():
             raise RuntimeError(f"{tag}: the consumer process exited; see its log in --keep")
         if time.monotonic() - last_report[0] >= 5.0:
@@ -57,6 +69,7 @@ async def catch_up(
             done = await offsets.wait_total(
                 topics[-1], n, timeout=ctx.mode.chain_timeout, on_poll=on_poll
             )
+        cpu_to = cpu()
     finally:
         stop()
     fills = await read_records(ctx.bootstrap, topics[-1], None, done, timeout=120.0)
@@ -76,6 +89,10 @@ async def catch_up(
         "signals_per_s_incl_start": round(len(stamps) / max(last - launched, 1e-3), 1),
         "fills_per_s": per_second(stamps, launched),
     }
+    if cpu_from and done > cpu_from[0][0]:
+        counted = done - cpu_from[0][0]
+        result["cpu_us_per_signal"] = round((cpu_to[0] - cpu_from[0][1]) / counted * 1e6)
+        result["broker_cpu_us_per_signal"] = round((cpu_to[1] - cpu_from[0][2]) / counted * 1e6)
     ctx.progress(
         "chain",
         f"{tag}: {len(stamps)} fills, {result['signals_per_s']:.0f} signals/s "
@@ -89,9 +106,10 @@ async def _at_stream(ctx: Context) -> dict[str, Any]:
     t = topics_for(prefix)
     worker = ctx.stack.worker(prefix, start=False)
 
-    async def launch() -> tuple[Stopper, Alive]:
+    async def launch() -> tuple[Stopper, Alive, Pids]:
         worker.start()
-        return lambda: None, lambda: worker.proc is not None and worker.proc.poll() is None
+        alive = lambda: worker.proc is not None and worker.proc.poll() is None  # noqa: E731
+        return lambda: None, alive, lambda: [worker.pid]
 
     try:
         result = await catch_up(ctx, "at-stream", [t["signals"], t["orders"], t["fills"]], launch)
@@ -116,14 +134,14 @@ async def _two_workers(ctx: Context) -> dict[str, Any]:
     t = topics_for(prefix)
     workers = [ctx.stack.worker(prefix, start=False) for _ in range(2)]
 
-    async def launch() -> tuple[Stopper, Alive]:
+    async def launch() -> tuple[Stopper, Alive, Pids]:
         for w in workers:
             w.start()
 
         def alive() -> bool:
             return all(w.proc is not None and w.proc.poll() is None for w in workers)
 
-        return lambda: None, alive
+        return lambda: None, alive, lambda: [w.pid for w in workers]
 
     try:
         return await catch_up(
@@ -138,9 +156,9 @@ async def _raw(ctx: Context) -> dict[str, Any]:
     prefix = unique("raw")
     names = [f"{prefix}-signals", f"{prefix}-orders", f"{prefix}-fills"]
 
-    async def launch() -> tuple[Stopper, Alive]:
+    async def launch() -> tuple[Stopper, Alive, Pids]:
         svc = baselines.raw_loop(ctx.bootstrap, prefix, names, ctx.workdir / prefix)
-        return svc.stop, lambda: svc.proc.poll() is None
+        return svc.stop, lambda: svc.proc.poll() is None, lambda: [svc.pid]
 
     return await catch_up(ctx, "raw loop", names, launch)
 
@@ -149,9 +167,9 @@ async def _plain_faust(ctx: Context) -> dict[str, Any]:
     prefix = unique("plain")
     names = [f"{prefix}-signals", f"{prefix}-orders", f"{prefix}-fills"]
 
-    async def launch() -> tuple[Stopper, Alive]:
+    async def launch() -> tuple[Stopper, Alive, Pids]:
         svc = baselines.plain_faust(ctx.bootstrap, prefix, names, ctx.workdir / prefix)
-        return svc.stop, lambda: svc.proc.poll() is None
+        return svc.stop, lambda: svc.proc.poll() is None, lambda: [svc.pid]
 
     return await catch_up(ctx, "plain Faust", names, launch)
 

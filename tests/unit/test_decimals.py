@@ -129,3 +129,33 @@ def test_property_every_accepted_value_is_written_in_the_pattern(value: Decimal)
     assert Decimal(written["positive"]) == value
     again = Holder.model_validate(written)  # what is written is accepted back
     assert again.positive == value
+
+
+_ANY_DECIMAL = st.decimals(allow_nan=False, allow_infinity=False) | st.builds(
+    lambda digits, exponent, negative: Decimal((int(negative), digits, exponent)),
+    st.lists(st.integers(0, 9), min_size=1, max_size=20).map(tuple),
+    st.integers(-16, 20),
+    st.booleans(),
+)
+
+
+@settings(max_examples=500)
+@given(_ANY_DECIMAL)
+def test_property_a_decimal_is_accepted_exactly_when_its_plain_form_matches(
+    value: Decimal,
+) -> None:
+    """A Decimal computed in-process takes a shortcut past the pattern: it must agree
+    with the pattern on every value."""
+    for model, field, pattern in (
+        (Holder, "positive", POSITIVE_DECIMAL),
+        (Holder, "non_negative", NON_NEGATIVE_DECIMAL),
+        (SignedHolder, "signed", SIGNED_DECIMAL),
+    ):
+        expected = re.fullmatch(pattern, plain(value)) is not None
+        try:
+            got = getattr(model.model_validate({field: value}), field)
+        except ValidationError:
+            assert not expected, (field, value)
+        else:
+            assert expected, (field, value)
+            assert got == value

@@ -12,11 +12,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.models import Order, OrderType, Side, TimeInForce
+from app.models import Fill, Order, OrderType, Side, TimeInForce
 from app.order_state import OrderStatus
 from app.trading.commands import Command
 from app.trading.engine import Engine, handle
-from app.trading.events import OrderEvent
+from app.trading.events import OrderEvent, to_fill
 from app.trading.orders import IMMEDIATE
 from app.trading.venue_config import VenueConfig
 from tests.unit.trading.engine_store import (
@@ -266,3 +266,18 @@ def test_a_replay_gives_the_same_events(
     first, second = _run(v, plan, ms), _run(v, plan, ms)
     assert [e.dumps() for e in first.events] == [e.dumps() for e in second.events]
     assert first.store.dump() == second.store.dump()
+
+
+@PROPERTY
+@given(venues(), plans, gaps)
+def test_every_event_and_fill_is_valid_on_the_wire(
+    v: VenueConfig, plan: list[tuple[str, Any]], ms: list[int]
+) -> None:
+    """The engine builds its events without validating them again (their fields come from
+    validated ones): what it writes must still be what the schemas accept."""
+    for event in _run(v, plan, ms).events:
+        again = OrderEvent.model_validate_json(event.dumps())
+        assert again == event and again.dumps() == event.dumps()
+        if event.is_fill:
+            fill = to_fill(event)
+            assert Fill.model_validate_json(fill.dumps()).dumps() == fill.dumps()
