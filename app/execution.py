@@ -37,7 +37,7 @@ def load_engine(settings: Settings) -> Engine:
     risk = RiskConfig()
     if settings.risk_config is not None:
         risk = load_risk_config(settings.risk_config)
-    return Engine(venue=venue, risk=risk)
+    return Engine(venue=venue, risk=risk, external=settings.venue != "simulator")
 
 
 def routes_of(settings: Settings) -> Routes:

@@ -43,6 +43,11 @@ def open_dbs(table: Any) -> list[Any]:
     return list(getattr(table.data, "_dbs", {}).values())
 
 
+def assigned_partitions(app: Any, topic: str) -> set[int]:
+    """The partitions of ``topic`` assigned to this worker now (its consumer's assignment)."""
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+
+
 def owner_url(app: Any, topic: str, partition: int) -> str | None:
     """The web URL of the worker that owns ``topic``'s ``partition``, from the assignor.
 

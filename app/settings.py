@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         "(examples/trading/simulator.toml); unset: every symbol, no latency, fees or slippage.",
     )
     simulator_venue: str = Field("sim", description="The venue of the simulator file to use.")
+    venue: Literal["simulator", "alpaca"] = Field(
+        "simulator",
+        description="Where orders that pass risk are executed: the fill simulator, or Alpaca "
+        "(the ALPACA_* settings; app/venues/service.py).",
+    )
     risk_config: Path | None = Field(
         None,
         description="TOML file of pre-trade risk limits (examples/trading/risk.toml); unset: none.",

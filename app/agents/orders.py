@@ -9,6 +9,11 @@ is skipped, one above it is applied again from the state before it and gives the
 events with the same ids (the consumers drop the copies). A record whose effects mark
 says its events are in the log already (a replay after ``at-stream reset``) is applied to
 the state and produces nothing.
+
+With an external venue (``AT_STREAM_VENUE=alpaca``) an order that passes risk is
+submitted to it after the batch's pure step, one at a time in log order, and the answer's
+event (accepted or rejected) joins the record's; later events of the order come back on
+``orders`` from the venue poller (``app.venues.service``, ``app.trading.venue_steps``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from app.topics import correlation_of, derived_headers
 from app.trading import engine as execution
 from app.trading.commands import decode_command
 from app.trading.events import OrderEvent, to_fill
+from app.venues import service as venue_service
 
 log = logging.getLogger(__name__)
 marks = Watermark("orders")
@@ -54,6 +60,7 @@ async def _process(events: list[EventT[bytes]]) -> None:
     stores: dict[int, PartitionStore] = {}
     applied: list[tuple[EventT[bytes], tuple[OrderEvent, ...], float | None]] = []
     bad: list[tuple[EventT[bytes], str]] = []
+    at_venue: list[tuple[int, PartitionStore, execution.Outcome]] = []
     duplicates = 0
     topic = orders_topic.get_topic_name()
     for event in events:  # no await in here: the book is read and staged as one
@@ -79,7 +86,11 @@ async def _process(events: list[EventT[bytes]]) -> None:
         if outcome.note:
             log.info(outcome.note, extra=fields(correlation_id=cid))
         submitted = getattr(command, "created_at", None)  # an order's or a target's
+        if outcome.submit is not None or outcome.cancel is not None:
+            at_venue.append((len(applied), store, outcome))
         applied.append((event, outcome.events, submitted and submitted.timestamp()))
+    if at_venue:  # AT_STREAM_VENUE: one at a time, in log order
+        await _at_venue(at_venue, applied)
     for store in stores.values():
         store.flush()
     sent: list[tuple[EventT[bytes], list[Ack]]] = []
@@ -110,6 +121,22 @@ async def _process(events: list[EventT[bytes]]) -> None:
     EVENTS_EMITTED.labels(topic="fills").inc(sum(e.is_fill for _, c, _ in applied for e in c))
     if duplicates:
         DUPLICATES.labels(topic="orders").inc(duplicates)
+
+
+async def _at_venue(
+    at_venue: list[tuple[int, PartitionStore, execution.Outcome]],
+    applied: list[tuple[EventT[bytes], tuple[OrderEvent, ...], float | None]],
+) -> None:
+    """Submit to (cancel at) the external venue; each answer's events join its record's."""
+    assert venue_service.runtime is not None  # the engine is external only with a venue
+    for i, store, outcome in at_venue:
+        if outcome.cancel is not None:
+            await venue_service.runtime.cancel(outcome.cancel)
+        if outcome.submit is not None:
+            answer = await venue_service.runtime.submit(outcome.submit)
+            caused = execution.on_answer(store, outcome.submit, answer).events
+            event, _, submitted = applied[i]
+            applied[i] = (event, caused, submitted)
 
 
 async def _send(caused: OrderEvent) -> list[Ack]:

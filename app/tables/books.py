@@ -11,6 +11,7 @@ trading states). Keys:
 - ``t:``: the :class:`~app.trading.trading_state.TradingStates` (kill switch);
 - ``r:<account>``: the account's :class:`~app.trading.risk.AccountRisk`;
 - ``o:<order id>``: an order id seen (executed once);
+- ``v:<order id>``: an order at an external venue, followed (a :class:`WorkingOrder`);
 - ``a:``: the offset of the last ``orders`` record applied here.
 
 A batch's writes reach the table only after every record it produced is acknowledged,
@@ -24,11 +25,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from app.faust_internals import partition_db
 from app.main import app, settings
 from app.positions import Position
 from app.tables import partition_get, raw_table
 from app.tables.batch import PartitionWrites
 from app.trading.engine import Book
+from app.trading.orders import WorkingOrder
 from app.trading.risk import AccountRisk
 from app.trading.trading_state import TradingStates
 
@@ -41,6 +44,7 @@ books = raw_table(
 )
 
 APPLIED = b"a:"
+VENUE = b"v:"
 STATES = b"t:"
 
 
@@ -56,7 +60,7 @@ class PartitionStore:
         self.writes = writes
         self.partition = partition
         self._objects: dict[bytes, Any] = {}
-        self._dirty: dict[bytes, Callable[[Any], bytes]] = {}
+        self._dirty: dict[bytes, Callable[[Any], bytes | None]] = {}
         self._applied: int | None = None
 
     def _get(self, key: bytes, decode: Callable[[bytes], Any]) -> Any:
@@ -67,7 +71,7 @@ class PartitionStore:
         self._objects[key] = value
         return value
 
-    def _put(self, key: bytes, value: Any, encode: Callable[[Any], bytes]) -> None:
+    def _put(self, key: bytes, value: Any, encode: Callable[[Any], bytes | None]) -> None:
         self._objects[key] = value
         self._dirty[key] = encode
 
@@ -130,6 +134,15 @@ class PartitionStore:
     def see(self, order_id: str) -> None:
         self._put(f"o:{order_id}".encode(), b"1", bytes)
 
+    def venue_order(self, order_id: str) -> WorkingOrder | None:
+        found: WorkingOrder | None = self._get(VENUE + order_id.encode(), WorkingOrder.loads)
+        return found
+
+    def put_venue_order(self, state: WorkingOrder) -> None:
+        """Followed while open; a closed order's key is deleted."""
+        key = VENUE + state.order_id.encode()
+        self._put(key, state, WorkingOrder.dumps if state.is_open else _deleted)
+
     def applied(self) -> int:
         """The offset of the last record applied to this partition (-1: none)."""
         if self._applied is None:
@@ -140,6 +153,32 @@ class PartitionStore:
     def set_applied(self, offset: int) -> None:
         """Staged by :meth:`flush`, as the partition's last write."""
         self._applied = offset
+
+
+def _deleted(value: Any) -> None:
+    return None
+
+
+def followed_orders(partition: int) -> list[WorkingOrder]:
+    """The orders at an external venue that one partition of this worker follows."""
+    db = partition_db(books, partition)
+    out = []
+    for key, raw in db.items(from_key=VENUE):
+        if not bytes(key).startswith(VENUE):
+            break
+        out.append(WorkingOrder.loads(raw))
+    return out
+
+
+def holdings_of(partition: int) -> list[Position]:
+    """The executed positions one partition of this worker holds."""
+    db = partition_db(books, partition)
+    out = []
+    for key, raw in db.items(from_key=b"h:"):
+        if not bytes(key).startswith(b"h:"):
+            break
+        out.append(Position.loads(raw))
+    return out
 
 
 def _json(value: Any) -> bytes:

@@ -13,6 +13,8 @@ kind                value                         key, partition
 ``cancel``          :class:`CancelRequest`        ``account|symbol`` of the order
 ``quote``           :class:`QuoteTick`            the symbol, copied to *every* partition
 ``trading_state``   :class:`TradingStateChange`   the scope, copied to *every* partition
+``venue_event``     :class:`~app.venues.base.     ``account|symbol`` of the order (an
+                    VenueEvent`                   external venue's fill, cancel, expiry)
 ==================  ============================  ==========================================
 
 Quotes are keyed by symbol on ``quotes``, but the resting orders of one symbol live on
@@ -38,6 +40,7 @@ from app.topics import Headers, decode, decode_keyed, header_dict
 from app.trading.errors import InvalidQuote
 from app.trading.quotes import Quote, validate_quote
 from app.trading.trading_state import TradingStateChange
+from app.venues.base import VenueEvent
 
 KIND_HEADER = "at-kind"
 
@@ -48,6 +51,7 @@ class Kind(StrEnum):
     CANCEL = "cancel"
     QUOTE = "quote"
     TRADING_STATE = "trading_state"
+    VENUE_EVENT = "venue_event"
 
 
 class _Command(BaseModel):
@@ -107,7 +111,7 @@ class QuoteTick(_Command):
     source_offset: int = Field(ge=0)
 
 
-Command = Order | TargetRequest | CancelRequest | QuoteTick | TradingStateChange
+Command = Order | TargetRequest | CancelRequest | QuoteTick | TradingStateChange | VenueEvent
 
 
 def kind_of(headers: Headers) -> str:
@@ -133,6 +137,8 @@ def decode_command(topic: str, key: bytes | None, value: bytes | None, headers: 
         return tick
     if kind == Kind.TRADING_STATE:
         return decode(TradingStateChange, topic, value)
+    if kind == Kind.VENUE_EVENT:
+        return decode(VenueEvent, topic, value)  # found by its order id in the partition
     known = ", ".join(k.value for k in Kind)
     raise DecodeError(topic, f"unknown {KIND_HEADER} header {kind[:40]!r} (known: {known})")
 
@@ -147,6 +153,7 @@ COMMAND_TYPES: dict[str, type[BaseModel]] = {
     f"orders.{Kind.CANCEL.value}": CancelRequest,
     f"orders.{Kind.QUOTE.value}": QuoteTick,
     f"orders.{Kind.TRADING_STATE.value}": TradingStateChange,
+    f"orders.{Kind.VENUE_EVENT.value}": VenueEvent,
 }
 """The value types of ``quotes`` and of the ``orders`` records that are not orders, by
 ``<topic>.<at-kind>``."""

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict
 from app.models import Order, Side, TimeInForce
 from app.order_state import OrderStatus
 from app.positions import Position, apply_fill
-from app.trading import matching
+from app.trading import matching, venue_steps
 from app.trading.commands import CancelRequest, Command, QuoteTick, TargetRequest
 from app.trading.errors import InvalidOrder
 from app.trading.events import OrderEvent, ReasonCode, rejected_event, status_event, to_fill
@@ -50,6 +50,7 @@ from app.trading.risk import AccountRisk, Exposure, RiskConfig, check_order, exp
 from app.trading.trading_state import TradingStateChange, TradingStates, apply_change
 from app.trading.venue_config import VenueConfig
 from app.trusted import trusted
+from app.venues.base import VenueEvent
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +89,30 @@ class Store(Protocol):
     def put_risk(self, risk: AccountRisk) -> None: ...
     def seen(self, order_id: str) -> bool: ...
     def see(self, order_id: str) -> None: ...
+    def venue_order(self, order_id: str) -> WorkingOrder | None:
+        """An order at an external venue that the step follows (``app.trading.venue_steps``)."""
+        ...
+
+    def put_venue_order(self, state: WorkingOrder) -> None: ...
 
 
 @dataclass(frozen=True)
 class Engine:
     venue: VenueConfig
     risk: RiskConfig
+    external: bool = False
+    """True: orders that pass risk go to an external venue (``Outcome.submit``), not to
+    the simulator's matching."""
 
 
 class Outcome(NamedTuple):
     events: tuple[OrderEvent, ...]
     note: str | None = None
     """Why the command caused no event, when that is worth a log line."""
+    submit: TradingOrder | None = None
+    """For the caller to submit to the external venue (then :func:`on_answer`)."""
+    cancel: str | None = None
+    """An order id for the caller to cancel at the external venue."""
 
 
 def trading_order(order: Order, correlation_id: str) -> TradingOrder:
@@ -119,6 +132,8 @@ def handle(store: Store, engine: Engine, command: Command, correlation_id: str) 
         return on_quote(store, engine, command)
     if isinstance(command, CancelRequest):
         return cancel(store, command)
+    if isinstance(command, VenueEvent):
+        return on_venue_event(store, command)
     return set_trading_state(store, command)
 
 
@@ -184,6 +199,8 @@ def execute(store: Store, engine: Engine, order: TradingOrder) -> Outcome:
     store.put_risk(decision.account)
     if decision.rejection is not None:
         return Outcome((decision.rejection,))
+    if engine.external:
+        return Outcome((), submit=order)
     state, first = matching.submit(order, engine.venue)
     if not state.is_open:
         return Outcome(first)
@@ -260,7 +277,35 @@ def on_quote(store: Store, engine: Engine, tick: QuoteTick) -> Outcome:
     return Outcome(tuple(events))
 
 
+def on_answer(store: Store, order: TradingOrder, answer: VenueEvent) -> Outcome:
+    """The external venue's answer to ``order``'s submission (``Outcome.submit``)."""
+    state, events = venue_steps.on_answer(order, answer)
+    if state is not None:
+        store.put_venue_order(state)
+    return Outcome(events)
+
+
+def on_venue_event(store: Store, event: VenueEvent) -> Outcome:
+    """A later event of an order at the external venue (a fill, a cancel, an expiry)."""
+    state = store.venue_order(event.order_id)
+    if state is None:
+        return Outcome(
+            (), f"venue event {event.event_id}: order {event.order_id} not followed here"
+        )
+    new, events = venue_steps.on_venue_event(state, event)
+    if not events:
+        return Outcome((), f"venue event {event.event_id} applied before")
+    _apply_fills(store, events)
+    store.put_venue_order(new)
+    return Outcome(events)
+
+
 def cancel(store: Store, request: CancelRequest) -> Outcome:
+    followed = store.venue_order(request.order_id)
+    if followed is not None and followed.is_open:  # at the external venue: ask it there
+        return Outcome(
+            (), f"order {request.order_id}: cancel sent to the venue", cancel=request.order_id
+        )
     book = store.book(request.symbol)
     for i, working in enumerate(book.open):
         if working.order_id == request.order_id:

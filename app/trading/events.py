@@ -62,10 +62,17 @@ class ReasonCode(StrEnum):
     MAX_POSITION_ACCOUNT = "max_position_account"
     MAX_ORDER_RATE = "max_order_rate"
     MAX_DAILY_LOSS = "max_daily_loss"
+    # rejected by an external venue (the codes of app.venues.base.RejectCode)
+    VENUE_REJECTED = "venue_rejected"
+    VENUE_FORBIDDEN = "venue_forbidden"
+    VENUE_AUTH = "venue_auth"
+    CIRCUIT_OPEN = "circuit_open"
+    CLIENT_ORDER_ID_CONFLICT = "client_order_id_conflict"
     # cancelled
     IOC_REMAINDER = "ioc_remainder"
     FOK_NOT_FILLABLE = "fok_not_fillable"
     CANCEL_REQUESTED = "cancel_requested"
+    VENUE_CANCELLED = "venue_cancelled"
     # expired
     SESSION_END = "session_end"
 
@@ -193,7 +200,7 @@ def fill_event(
     quantity: Decimal,
     price: Decimal,
     commission: Decimal,
-    liquidity: Liquidity,
+    liquidity: Liquidity | None,
 ) -> OrderEvent:
     """The fill event that took the order to ``state`` (partially_filled or filled)."""
     return _event(

@@ -123,6 +123,7 @@ def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "orders.target.v1.schema.json",
         "orders.trading_state.v1.schema.json",
         "orders.v1.schema.json",
+        "orders.venue_event.v1.schema.json",
         "quotes.v1.schema.json",
         "signals.v1.schema.json",
     ]

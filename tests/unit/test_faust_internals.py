@@ -41,6 +41,7 @@ def test_the_names_used_are_there() -> None:
     assert hasattr(faust.App, "consumer_generation_id") and hasattr(faust.App, "flow_control")
     for name in ("get", "get_nowait", "empty"):
         assert callable(getattr(ThrowableQueue, name)), name
+    assert callable(Consumer.assignment)  # assigned_partitions (the venue poller)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from app.positions import Position, signed_quantity
 from app.trading.commands import CancelRequest, Command, QuoteTick, TargetRequest
 from app.trading.engine import Book, Engine, Store, handle
 from app.trading.events import OrderEvent, to_fill
+from app.trading.orders import WorkingOrder
 from app.trading.quotes import Quote
 from app.trading.risk import AccountRisk, RiskConfig
 from app.trading.trading_state import TradingState, TradingStateChange, TradingStates
@@ -72,6 +73,16 @@ class MemoryStore:
 
     def see(self, order_id: str) -> None:
         self.data[f"o:{order_id}"] = b"1"
+
+    def venue_order(self, order_id: str) -> WorkingOrder | None:
+        raw = self.data.get(f"v:{order_id}")
+        return None if raw is None else WorkingOrder.loads(raw)
+
+    def put_venue_order(self, state: WorkingOrder) -> None:
+        if state.is_open:
+            self.data[f"v:{state.order_id}"] = state.dumps()
+        else:
+            self.data.pop(f"v:{state.order_id}", None)
 
     # -- for the tests ------------------------------------------------------------------
 
