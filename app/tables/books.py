@@ -21,6 +21,7 @@ the log, so a redelivery skips it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -85,7 +86,7 @@ class PartitionStore:
 
     def book(self, symbol: str) -> Book:
         found: Book | None = self._get(b"b:" + symbol.encode(), Book.model_validate_json)
-        return Book(symbol=symbol) if found is None else found
+        return _empty_book(symbol) if found is None else found
 
     def put_book(self, book: Book) -> None:
         self._put(b"b:" + book.symbol.encode(), book, Book.dumps)
@@ -114,7 +115,7 @@ class PartitionStore:
 
     def trading(self) -> TradingStates:
         found: TradingStates | None = self._get(STATES, TradingStates.model_validate_json)
-        return TradingStates() if found is None else found
+        return NO_STATES if found is None else found
 
     def put_trading(self, states: TradingStates) -> None:
         self._put(STATES, states, _model_json)
@@ -153,6 +154,15 @@ class PartitionStore:
     def set_applied(self, offset: int) -> None:
         """Staged by :meth:`flush`, as the partition's last write."""
         self._applied = offset
+
+
+NO_STATES = TradingStates()  # immutable: shared
+
+
+@functools.lru_cache(maxsize=4096)
+def _empty_book(symbol: str) -> Book:
+    """A symbol's book before anything happened in it (immutable: shared)."""
+    return Book(symbol=symbol)
 
 
 def _deleted(value: Any) -> None:

@@ -58,6 +58,7 @@ from app.trading.fill_models import (
 from app.trading.orders import NEEDS_STOP, TradingOrder, WorkingOrder, validate_order
 from app.trading.quotes import Quote, reference_quote
 from app.trading.venue_config import SymbolConfig, VenueConfig
+from app.trusted import trusted
 
 ZERO = Decimal(0)
 
@@ -70,7 +71,8 @@ class Step(NamedTuple):
 def submit(order: TradingOrder, venue: VenueConfig) -> Step:
     """The order's first event: ``rejected`` (invalid, unknown symbol, market closed) or
     ``accepted``. Risk checks come before this (:mod:`app.trading.risk`)."""
-    state = WorkingOrder(order=order, updated_at=order.submitted_at)
+    # a WorkingOrder of a valid order's fields: not validated again
+    state = trusted(WorkingOrder, order=order, updated_at=order.submitted_at)
     try:
         validate_order(order)
     except InvalidOrder as exc:
@@ -78,7 +80,7 @@ def submit(order: TradingOrder, venue: VenueConfig) -> Step:
     refused = venue_reject(order, venue)
     if refused is not None:
         return _reject(state, *refused)
-    accepted = state.model_copy(update={"events": 1})
+    accepted = trusted(WorkingOrder, order=order, updated_at=order.submitted_at, events=1)
     return Step(accepted, (status_event(accepted, order.submitted_at),))
 
 

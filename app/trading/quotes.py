@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from app.decimals import NonNegative, Positive
 from app.models import Side, Symbol
 from app.trading.errors import InvalidQuote
+from app.trusted import trusted
 
 
 class Quote(BaseModel):
@@ -82,4 +83,5 @@ def parse_quote(raw: bytes | str) -> Quote:
 
 def reference_quote(symbol: str, price: Decimal, at: datetime) -> Quote:
     """The signal's reference price as a quote: bid = ask = last = ``price``."""
-    return Quote(symbol=symbol, bid=price, ask=price, last=price, at=at)
+    # the order's validated symbol and price: not validated again
+    return trusted(Quote, symbol=symbol, bid=price, ask=price, last=price, at=at)
