@@ -21,40 +21,39 @@ from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 
-_MISSING = object()
-_DEFAULTS: dict[type[BaseModel], tuple[tuple[str, Any], ...]] = {}
+_MISSING: Any = object()
+_TEMPLATES: dict[type[BaseModel], dict[str, Any]] = {}
 _set = object.__setattr__
 
 
-def _defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
-    """Each field's name and default (``_MISSING`` when required), in field order."""
-    fields = []
+def _template(cls: type[BaseModel]) -> dict[str, Any]:
+    """Each field's default (``_MISSING`` when required), in field order."""
+    fields: dict[str, Any] = {}
     for name, field in cls.model_fields.items():
         if field.alias not in (None, name) or field.default_factory is not None:
             raise TypeError(f"{cls.__name__}.{name}: trusted() takes plain fields only")
         if isinstance(field.default, list | dict | set):  # shared, not copied
             raise TypeError(f"{cls.__name__}.{name}: trusted() takes immutable defaults only")
-        fields.append((name, _MISSING if field.is_required() else field.default))
+        fields[name] = _MISSING if field.is_required() else field.default
     if cls.__pydantic_post_init__ or cls.__private_attributes__:
         raise TypeError(f"{cls.__name__}: trusted() takes models without private state")
     if cls.model_config.get("extra") == "allow":
         raise TypeError(f"{cls.__name__}: trusted() takes models without extra fields")
-    _DEFAULTS[cls] = tuple(fields)
-    return _DEFAULTS[cls]
+    _TEMPLATES[cls] = fields
+    return fields
 
 
 def trusted(cls: type[M], **values: Any) -> M:
     """``cls.model_construct(**values)``, faster; the caller vouches for the values."""
-    fields = _DEFAULTS.get(cls) or _defaults(cls)
-    data: dict[str, Any] = {}
-    for name, default in fields:
-        value = values.get(name, default)
-        if value is _MISSING:
-            raise TypeError(f"{cls.__name__}.{name} is required")
-        data[name] = value
-    if not values.keys() <= data.keys():
-        unknown = sorted(set(values) - set(data))
-        raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
+    template = _TEMPLATES.get(cls) or _template(cls)
+    data = template.copy()
+    data.update(values)  # the fields keep their order; an unknown name goes last
+    if len(data) != len(template) or _MISSING in data.values():
+        unknown = sorted(set(values) - set(template))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
+        missing = [name for name, value in data.items() if value is _MISSING]
+        raise TypeError(f"{cls.__name__}.{missing[0]} is required")
     m = cls.__new__(cls)
     _set(m, "__dict__", data)
     _set(m, "__pydantic_fields_set__", set(values))

@@ -74,7 +74,8 @@ def text(raw: bytes | None) -> str | None:
     """Bytes as text a database column takes: UTF-8 with replacement, no NUL."""
     if raw is None:
         return None
-    return bytes(raw).decode("utf-8", "replace").replace("\x00", "\ufffd")
+    decoded = (raw if type(raw) is bytes else bytes(raw)).decode("utf-8", "replace")
+    return decoded.replace("\x00", "\ufffd") if "\x00" in decoded else decoded
 
 
 def time_us(value: Any) -> int | None:
