@@ -23,6 +23,7 @@ M = TypeVar("M", bound=BaseModel)
 
 _MISSING: Any = object()
 _TEMPLATES: dict[type[BaseModel], dict[str, Any]] = {}
+_REQUIRED: dict[type[BaseModel], frozenset[str]] = {}
 _set = object.__setattr__
 
 
@@ -39,6 +40,7 @@ def _template(cls: type[BaseModel]) -> dict[str, Any]:
         raise TypeError(f"{cls.__name__}: trusted() takes models without private state")
     if cls.model_config.get("extra") == "allow":
         raise TypeError(f"{cls.__name__}: trusted() takes models without extra fields")
+    _REQUIRED[cls] = frozenset(name for name, value in fields.items() if value is _MISSING)
     _TEMPLATES[cls] = fields
     return fields
 
@@ -48,7 +50,7 @@ def trusted(cls: type[M], **values: Any) -> M:
     template = _TEMPLATES.get(cls) or _template(cls)
     data = template.copy()
     data.update(values)  # the fields keep their order; an unknown name goes last
-    if len(data) != len(template) or _MISSING in data.values():
+    if len(data) != len(template) or not _REQUIRED[cls] <= values.keys():
         unknown = sorted(set(values) - set(template))
         if unknown:
             raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
