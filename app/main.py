@@ -66,6 +66,7 @@ quotes_topic = _topic(settings.quotes_topic)
 order_events_topic = _topic(settings.order_events_topic)
 
 # Registration: importing these modules attaches their agents and views to ``app``.
+from app import clock as _clock  # noqa: E402,F401
 from app import observe as _observe  # noqa: E402,F401
 from app import watchdog as _watchdog  # noqa: E402,F401
 from app.agents import fills as _fills  # noqa: E402,F401

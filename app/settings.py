@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         "(examples/trading/simulator.toml); unset: every symbol, no latency, fees or slippage.",
     )
     simulator_venue: str = Field("sim", description="The venue of the simulator file to use.")
+    clock_interval_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="How often the execution clock writes the time to orders (day orders "
+        "expire at their session's close within one interval); 0: no clock.",
+    )
     venue: Literal["simulator", "alpaca"] = Field(
         "simulator",
         description="Where orders that pass risk are executed: the fill simulator, or Alpaca "

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from app.ids import derive
+from app.trading.commands import KIND_HEADER
 
 MSG_ID = "Nats-Msg-Id"
 EVENT_TYPE = "At-Stream-Event-Type"
@@ -151,6 +152,11 @@ def decode_value(raw: bytes | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _an_order_if_on_orders(headers: Iterable[tuple[str, bytes]]) -> bool:
+    """No ``at-kind`` header, or ``order``: what every topic but ``orders`` carries."""
+    return all(n != KIND_HEADER or bytes(v) == b"order" for n, v in headers)
+
+
 def from_nats(headers: Iterable[tuple[str, bytes]]) -> bool:
     """A record the bridge wrote from a NATS message: never published back (loop guard)."""
     return any(n == ORIGIN_KAFKA_HEADER and bytes(v) == ORIGIN_NATS.encode() for n, v in headers)
@@ -163,8 +169,10 @@ def to_nats(
     value: bytes | None,
     headers: Sequence[tuple[str, bytes]],
 ) -> Outbound | None:
-    """The JetStream message for one Kafka record, or None for one that came from NATS."""
-    if from_nats(headers):
+    """The JetStream message for one Kafka record; None for one that came from NATS, and
+    for the execution log's records that are not orders (quote copies, kill-switch
+    changes, clock ticks, venue events: ``app.trading.commands``; not in the old spec)."""
+    if from_nats(headers) or not _an_order_if_on_orders(headers):
         return None
     decoded = decode_value(value)
     msg_id = event_id(route, decoded, partition, offset)

@@ -12,6 +12,7 @@ trading states). Keys:
 - ``r:<account>``: the account's :class:`~app.trading.risk.AccountRisk`;
 - ``o:<order id>``: an order id seen (executed once);
 - ``v:<order id>``: an order at an external venue, followed (a :class:`WorkingOrder`);
+- ``y:``: the symbols whose book here has resting orders (a JSON list, for the clock);
 - ``a:``: the offset of the last ``orders`` record applied here.
 
 A batch's writes reach the table only after every record it produced is acknowledged,
@@ -46,6 +47,7 @@ books = raw_table(
 
 APPLIED = b"a:"
 VENUE = b"v:"
+RESTING = b"y:"
 STATES = b"t:"
 
 
@@ -90,6 +92,14 @@ class PartitionStore:
 
     def put_book(self, book: Book) -> None:
         self._put(b"b:" + book.symbol.encode(), book, Book.dumps)
+        resting = self.resting_symbols()
+        if bool(book.open) != (book.symbol in resting):
+            others = [s for s in resting if s != book.symbol]
+            self._put(RESTING, sorted([*others, book.symbol]) if book.open else others, _json)
+
+    def resting_symbols(self) -> list[str]:
+        found: list[str] | None = self._get(RESTING, json.loads)
+        return [] if found is None else found
 
     def holding(self, account: str, symbol: str) -> Position | None:
         found: Position | None = self._get(f"h:{account}|{symbol}".encode(), Position.loads)

@@ -15,6 +15,7 @@ kind                value                         key, partition
 ``trading_state``   :class:`TradingStateChange`   the scope, copied to *every* partition
 ``venue_event``     :class:`~app.venues.base.     ``account|symbol`` of the order (an
                     VenueEvent`                   external venue's fill, cancel, expiry)
+``clock``           :class:`ClockTick`            ``clock``, copied to *every* partition
 ==================  ============================  ==========================================
 
 Quotes are keyed by symbol on ``quotes``, but the resting orders of one symbol live on
@@ -52,6 +53,7 @@ class Kind(StrEnum):
     QUOTE = "quote"
     TRADING_STATE = "trading_state"
     VENUE_EVENT = "venue_event"
+    CLOCK = "clock"
 
 
 class _Command(BaseModel):
@@ -111,7 +113,18 @@ class QuoteTick(_Command):
     source_offset: int = Field(ge=0)
 
 
-Command = Order | TargetRequest | CancelRequest | QuoteTick | TradingStateChange | VenueEvent
+class ClockTick(_Command):
+    """The time, written to every partition of ``orders`` by the execution clock
+    (``app.clock``): ``day`` orders whose session closed by ``at`` expire, in their place
+    in the log, even when no quote comes."""
+
+    v: Literal[1] = 1
+    at: AwareDatetime
+
+
+Command = (
+    Order | TargetRequest | CancelRequest | QuoteTick | TradingStateChange | VenueEvent | ClockTick
+)
 
 
 def kind_of(headers: Headers) -> str:
@@ -137,6 +150,8 @@ def decode_command(topic: str, key: bytes | None, value: bytes | None, headers: 
         return tick
     if kind == Kind.TRADING_STATE:
         return decode(TradingStateChange, topic, value)
+    if kind == Kind.CLOCK:
+        return decode(ClockTick, topic, value)
     if kind == Kind.VENUE_EVENT:
         return decode(VenueEvent, topic, value)  # found by its order id in the partition
     known = ", ".join(k.value for k in Kind)
@@ -154,6 +169,7 @@ COMMAND_TYPES: dict[str, type[BaseModel]] = {
     f"orders.{Kind.QUOTE.value}": QuoteTick,
     f"orders.{Kind.TRADING_STATE.value}": TradingStateChange,
     f"orders.{Kind.VENUE_EVENT.value}": VenueEvent,
+    f"orders.{Kind.CLOCK.value}": ClockTick,
 }
 """The value types of ``quotes`` and of the ``orders`` records that are not orders, by
 ``<topic>.<at-kind>``."""

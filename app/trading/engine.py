@@ -14,6 +14,7 @@ Per command (``app.trading.commands``):
 - a quote: one matching step of every resting order of its symbol, in arrival order.
 - a cancel: the order's open rest is cancelled (an order not open: no event).
 - a kill-switch change: the partition's trading states (``app.trading.trading_state``).
+- a clock tick: every resting ``day`` order whose session has closed expires.
 
 An order id seen before (its signal reached ``signals`` twice) is executed once.
 
@@ -40,7 +41,7 @@ from app.models import Order, Side, TimeInForce
 from app.order_state import OrderStatus
 from app.positions import Position, apply_fill
 from app.trading import matching, venue_steps
-from app.trading.commands import CancelRequest, Command, QuoteTick, TargetRequest
+from app.trading.commands import CancelRequest, ClockTick, Command, QuoteTick, TargetRequest
 from app.trading.errors import InvalidOrder
 from app.trading.events import OrderEvent, ReasonCode, rejected_event, status_event, to_fill
 from app.trading.fill_models import eligible_at
@@ -77,6 +78,10 @@ class Store(Protocol):
 
     def book(self, symbol: str) -> Book: ...
     def put_book(self, book: Book) -> None: ...
+    def resting_symbols(self) -> list[str]:
+        """The symbols whose book in this partition has open orders."""
+        ...
+
     def holding(self, account: str, symbol: str) -> Position | None: ...
     def holdings(self, account: str) -> dict[str, Position]:
         """Every position of ``account`` in this partition, by symbol."""
@@ -134,6 +139,8 @@ def handle(store: Store, engine: Engine, command: Command, correlation_id: str) 
         return cancel(store, command)
     if isinstance(command, VenueEvent):
         return on_venue_event(store, command)
+    if isinstance(command, ClockTick):
+        return on_clock(store, engine, command)
     return set_trading_state(store, command)
 
 
@@ -274,6 +281,22 @@ def on_quote(store: Store, engine: Engine, tick: QuoteTick) -> Outcome:
     _apply_fills(store, tuple(events))
     update = {"quote": quote, "quote_from": source, "open": tuple(still)}
     store.put_book(book.model_copy(update=update))
+    return Outcome(tuple(events))
+
+
+def on_clock(store: Store, engine: Engine, tick: ClockTick) -> Outcome:
+    """Every resting ``day`` order whose session closed by ``tick.at`` expires."""
+    events: list[OrderEvent] = []
+    for symbol in store.resting_symbols():
+        book = store.book(symbol)
+        still: list[WorkingOrder] = []
+        for working in book.open:
+            working, caused = matching.expire_due(working, tick.at, engine.venue)
+            events.extend(caused)
+            if working.is_open:
+                still.append(working)
+        if len(still) != len(book.open):
+            store.put_book(book.model_copy(update={"open": tuple(still)}))
     return Outcome(tuple(events))
 
 

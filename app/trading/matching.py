@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import NamedTuple
 
 from app.ids import fill_id_for
@@ -112,24 +112,8 @@ def _fill(
     config: SymbolConfig,
 ) -> tuple[WorkingOrder, OrderEvent]:
     fee = commission(config.fees, state.cumulative_quantity, quantity, price, liquidity)
-    with localcontext(prec=100):
-        cum = state.cumulative_quantity + quantity
-        notional = state.cumulative_notional + quantity * price
-        fees = state.cumulative_commission + fee
-    status = OrderStatus.FILLED if cum == state.order.quantity else OrderStatus.PARTIALLY_FILLED
-    fills = state.fills + 1
-    new = state.model_copy(
-        update={
-            "status": status,
-            "cumulative_quantity": cum,
-            "cumulative_notional": notional,
-            "cumulative_commission": fees,
-            "fills": fills,
-            "events": state.events + 1,
-            "updated_at": at,
-        }
-    )
-    fill_id = fill_id_for(state.order_id, fills)
+    new = state.after_fill(quantity, price, fee, at)
+    fill_id = fill_id_for(state.order_id, new.fills)
     return new, fill_event(new, at, fill_id, quantity, price, fee, liquidity)
 
 

@@ -23,7 +23,7 @@ reason code ``invalid_order``, so a bad order is never silently dropped.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
@@ -213,6 +213,27 @@ class WorkingOrder(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN
+
+    def after_fill(
+        self, quantity: Decimal, price: Decimal, commission: Decimal, at: datetime
+    ) -> WorkingOrder:
+        """The order after a fill of ``quantity`` at ``price`` (its sums exact)."""
+        with localcontext(prec=100):
+            cum = self.cumulative_quantity + quantity
+            notional = self.cumulative_notional + quantity * price
+            fees = self.cumulative_commission + commission
+        filled = cum == self.order.quantity
+        return self.model_copy(
+            update={
+                "status": OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED,
+                "cumulative_quantity": cum,
+                "cumulative_notional": notional,
+                "cumulative_commission": fees,
+                "fills": self.fills + 1,
+                "events": self.events + 1,
+                "updated_at": at,
+            }
+        )
 
     def require_open(self, action: str) -> None:
         if not self.is_open:

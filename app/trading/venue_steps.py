@@ -25,8 +25,7 @@ venue does not say whether a fill made or took liquidity: ``liquidity`` is unset
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from app.models import Order
 from app.order_state import OrderStatus
@@ -100,23 +99,10 @@ def _fill(state: WorkingOrder, event: VenueEvent) -> tuple[WorkingOrder, tuple[O
     if cum <= state.cumulative_quantity or event.last_price is None:
         return state, ()  # had it already (or the venue sent no price: nothing to apply)
     quantity = cum - state.cumulative_quantity
-    price = event.last_price
-    at: datetime = event.event_time
-    with localcontext(prec=100):
-        notional = state.cumulative_notional + quantity * price
-        fees = state.cumulative_commission + event.commission
-    status = OrderStatus.FILLED if cum == state.order.quantity else OrderStatus.PARTIALLY_FILLED
-    new = state.model_copy(
-        update={
-            "status": status,
-            "cumulative_quantity": cum,
-            "cumulative_notional": notional,
-            "cumulative_commission": fees,
-            "fills": state.fills + 1,
-            "events": state.events + 1,
-            "updated_at": at,
-        }
-    )
+    new = state.after_fill(quantity, event.last_price, event.commission, event.event_time)
     fill_id = event.fill_id
     assert fill_id is not None  # the caller checked
-    return new, (fill_event(new, at, fill_id, quantity, price, event.commission, None),)
+    fill = fill_event(
+        new, event.event_time, fill_id, quantity, event.last_price, event.commission, None
+    )
+    return new, (fill,)

@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -274,3 +275,17 @@ class FakeAlpaca:
                 }
             )  # fmt: skip
         return web.json_response(out)
+
+
+KEY, SECRET = "PKTEST0000000000", "test-secret-key"
+
+
+@pytest.fixture
+async def alpaca() -> AsyncIterator[FakeAlpaca]:
+    """A running server with the test keys (import it into a test module to use it)."""
+    server = FakeAlpaca(KEY, SECRET)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

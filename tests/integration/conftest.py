@@ -17,6 +17,7 @@ import pytest
 
 from app.broker import LocalKafka
 from at_stream.testing.brokers import Broker, any_broker
+from tests.integration.alpaca_server import alpaca  # noqa: F401  (the local Alpaca server fixture)
 from tests.integration.support import Worker, start_local_kafka, unique
 
 USED: list[Broker] = []

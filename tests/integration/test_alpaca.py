@@ -25,9 +25,8 @@ from app.venues.base import CancelOutcome, CircuitOpen, RejectCode, VenueUnavail
 from app.venues.breaker import BreakerState, CircuitBreaker
 from app.venues.reconcile import DifferenceKind, OurOrder
 from app.venues.retry import RetryPolicy
-from tests.integration.alpaca_server import FakeAlpaca, Fault
+from tests.integration.alpaca_server import KEY, SECRET, FakeAlpaca, Fault
 
-KEY, SECRET = "PKTEST0000000000", "test-secret-key"
 TIMEOUT = 0.3
 COOLDOWN = 0.3
 SUBMIT = "POST /v2/orders"
@@ -51,16 +50,6 @@ def an_order(**over: Any) -> Order:
     }
     data.update(over)
     return Order.model_validate(data)
-
-
-@pytest.fixture
-async def alpaca() -> AsyncIterator[FakeAlpaca]:
-    server = FakeAlpaca(KEY, SECRET)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 Sleeps = list[float]

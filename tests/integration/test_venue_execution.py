@@ -11,15 +11,14 @@ to the venue; a venue reject is a rejected event with the venue's reason code.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from signal import SIGKILL
 
 import aiohttp
-import pytest
 
-from tests.integration.alpaca_server import FakeAlpaca, Fault
+from tests.integration.alpaca_server import KEY, SECRET, FakeAlpaca, Fault
 from tests.integration.execution_support import (
     API_TOKEN,
     events_of,
@@ -28,18 +27,6 @@ from tests.integration.execution_support import (
     trading_env,
 )
 from tests.integration.support import Worker, wait_for
-
-KEY, SECRET = "PKTEST0000000000", "test-secret-key"
-
-
-@pytest.fixture
-async def alpaca() -> AsyncIterator[FakeAlpaca]:
-    server = FakeAlpaca(KEY, SECRET)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def _env(alpaca: FakeAlpaca, directory: Path) -> dict[str, str]:

@@ -119,6 +119,7 @@ def test_schema_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "fills.v1.schema.json",
         "order-events.v1.schema.json",
         "orders.cancel.v1.schema.json",
+        "orders.clock.v1.schema.json",
         "orders.quote.v1.schema.json",
         "orders.target.v1.schema.json",
         "orders.trading_state.v1.schema.json",

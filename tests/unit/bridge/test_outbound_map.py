@@ -97,3 +97,12 @@ def test_every_header_list_round_trips(kafka: list[tuple[str, bytes]]) -> None:
         assert kafka_headers_of(out) == kafka
     else:
         assert sorted(kafka_headers_of(out)) == sorted(kafka)
+
+
+def test_execution_log_records_that_are_not_orders_are_not_published() -> None:
+    """Quote copies, kill-switch changes, clock ticks and venue events share ``orders``
+    with the orders; the old event spec has only the orders."""
+    value = json.dumps(FILL).encode()
+    for kind in (b"quote", b"trading_state", b"clock", b"venue_event"):
+        assert to_nats(FILLS, 0, 1, value, [("at-kind", kind)]) is None
+    assert to_nats(FILLS, 0, 1, value, [("at-kind", b"order")]) is not None

@@ -42,6 +42,10 @@ class MemoryStore:
     def put_book(self, book: Book) -> None:
         self.data[f"b:{book.symbol}"] = book.dumps()
 
+    def resting_symbols(self) -> list[str]:
+        symbols = [k[2:] for k in self.data if k.startswith("b:")]
+        return sorted(s for s in symbols if self.book(s).open)
+
     def holding(self, account: str, symbol: str) -> Position | None:
         raw = self.data.get(f"h:{account}|{symbol}")
         return None if raw is None else Position.loads(raw)
