@@ -118,24 +118,34 @@ def build_order(**fields: Any) -> TradingOrder:
     return validate_order(order)
 
 
+ORDER_FIELDS = (
+    ("order_id", "order_id"),
+    ("signal_id", "signal_id"),
+    ("account", "account"),
+    ("strategy", "strategy"),
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("quantity", "quantity"),
+    ("order_type", "order_type"),
+    ("time_in_force", "time_in_force"),
+    ("limit_price", "limit_price"),
+    ("stop_price", "stop_price"),
+    ("reference_price", "price"),
+    ("submitted_at", "created_at"),
+)
+"""Each :class:`TradingOrder` field and the field of :class:`app.models.Order` it is."""
+
+
 def order_fields(order: Order, correlation_id: str) -> dict[str, Any]:
     """The fields of a :class:`TradingOrder` from an order of the ``orders`` topic."""
-    return {
-        "order_id": order.order_id,
-        "signal_id": order.signal_id,
-        "correlation_id": correlation_id,
-        "account": order.account,
-        "strategy": order.strategy,
-        "symbol": order.symbol,
-        "side": order.side,
-        "quantity": order.quantity,
-        "order_type": order.order_type,
-        "time_in_force": order.time_in_force,
-        "limit_price": order.limit_price,
-        "stop_price": order.stop_price,
-        "reference_price": order.price,
-        "submitted_at": order.created_at,
-    }
+    fields = {ours: getattr(order, wire) for ours, wire in ORDER_FIELDS}
+    fields["correlation_id"] = correlation_id
+    return fields
+
+
+def wire_order(order: TradingOrder) -> Order:
+    """The order as ``orders`` carries it (and a venue adapter takes it)."""
+    return Order(**{wire: getattr(order, ours) for ours, wire in ORDER_FIELDS})
 
 
 def from_order(order: Order, correlation_id: str) -> TradingOrder:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.models import Order
 from app.order_state import OrderStatus
 from app.trading.events import OrderEvent, ReasonCode, fill_event, rejected_event, status_event
 from app.trading.orders import TradingOrder, WorkingOrder
@@ -39,25 +38,6 @@ _CLOSES = {
     OrderStatus.EXPIRED: (ReasonCode.SESSION_END, "expired at the venue"),
     OrderStatus.REJECTED: (ReasonCode.VENUE_REJECTED, "rejected by the venue"),
 }
-
-
-def wire_order(order: TradingOrder) -> Order:
-    """The order as a venue adapter takes it (the fields of ``orders``)."""
-    return Order(
-        order_id=order.order_id,
-        signal_id=order.signal_id,
-        account=order.account,
-        strategy=order.strategy,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        order_type=order.order_type,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        price=order.reference_price,
-        time_in_force=order.time_in_force,
-        created_at=order.submitted_at,
-    )
 
 
 def on_answer(

@@ -35,8 +35,7 @@ from app.tables.books import followed_orders, holdings_of
 from app.topics import derived_headers
 from app.trading.commands import Kind, kind_headers
 from app.trading.events import average
-from app.trading.orders import TradingOrder
-from app.trading.venue_steps import wire_order
+from app.trading.orders import TradingOrder, wire_order
 from app.venues.base import CancelOutcome, Venue, VenueEvent, VenueUnavailable
 from app.venues.reconcile import OurOrder
 

@@ -11,7 +11,7 @@ from app.ids import order_id_for, signal_id_for
 from app.models import Order, Signal
 from app.order_state import OrderStatus
 from app.trading.errors import InvalidOrder, OrderClosed
-from app.trading.orders import from_order, from_signal
+from app.trading.orders import from_order, from_signal, wire_order
 from tests.unit.trading.samples import ORDER_ID, SIGNAL_ID, T0, D, limit, order, working
 
 
@@ -98,6 +98,7 @@ def test_from_order_and_from_signal() -> None:
         created_at=T0,
     )
     assert from_order(wire, "corr-1") == o
+    assert wire_order(o) == wire  # and back, as a venue adapter takes it
 
 
 def test_working_order_state() -> None:
