@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from hypothesis import settings
+from hypothesis import strategies as st
 
 from app.ids import order_id_for, signal_id_for
 from app.trading.orders import TradingOrder, WorkingOrder, build_order
@@ -77,3 +78,42 @@ def working(o: TradingOrder, **state: Any) -> WorkingOrder:
 
 
 D = Decimal
+
+
+@st.composite
+def venue_configs(
+    draw: st.DrawFn,
+    *,
+    probabilities: st.SearchStrategy[str],
+    shares: list[str],
+    max_step: int,
+    latencies: list[int],
+    increments: list[str | None],
+    fixed_bps: list[str],
+) -> VenueConfig:
+    """A venue trading AAPL with every model drawn: each property module gives the
+    ranges it explores."""
+    partial: dict[str, Any] = {}
+    if draw(st.booleans()):
+        partial["share_of_quote_size"] = draw(st.sampled_from(shares))
+    if draw(st.booleans()):
+        partial["max_per_step"] = str(draw(st.integers(1, max_step)))
+    defaults = {
+        "latency_ms": draw(st.sampled_from(latencies)),
+        "prob_fill_on_limit": draw(probabilities),
+        "quantity_increment": draw(st.sampled_from(increments)),
+        "slippage": {
+            "fixed_bps": draw(st.sampled_from(fixed_bps)),
+            "prob_slippage": draw(probabilities),
+        },
+        "partial": partial,
+        "fees": {
+            "per_share": draw(st.sampled_from(["0", "0.005"])),
+            "minimum": draw(st.sampled_from(["0", "1"])),
+            "maker_bps": draw(st.sampled_from(["0", "1"])),
+            "taker_bps": draw(st.sampled_from(["0", "3"])),
+        },
+    }
+    return VenueConfig.model_validate(
+        {"seed": draw(st.integers(0, 2**32)), "defaults": defaults, "symbols": {"AAPL": {}}}
+    )

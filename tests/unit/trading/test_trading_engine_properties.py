@@ -29,7 +29,7 @@ from tests.unit.trading.engine_store import (
     target_cmd,
     tick,
 )
-from tests.unit.trading.samples import CORRELATION, T0
+from tests.unit.trading.samples import CORRELATION, T0, venue_configs
 
 # Each example runs up to 30 commands through the engine: modest, to keep the suite fast.
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
@@ -45,31 +45,14 @@ def price(offset: int) -> Decimal:
     return Decimal(100) + offset * CENT
 
 
-@st.composite
-def venues(draw: st.DrawFn) -> VenueConfig:
-    partial: dict[str, Any] = {}
-    if draw(st.booleans()):
-        partial["share_of_quote_size"] = draw(st.sampled_from(["0.25", "0.5", "1"]))
-    if draw(st.booleans()):
-        partial["max_per_step"] = str(draw(st.integers(1, 30)))
-    defaults = {
-        "latency_ms": draw(st.sampled_from([0, 0, 250])),
-        "prob_fill_on_limit": draw(probabilities),
-        "quantity_increment": draw(st.sampled_from([None, "1"])),
-        "slippage": {
-            "fixed_bps": draw(st.sampled_from(["0", "5"])),
-            "prob_slippage": draw(probabilities),
-        },
-        "partial": partial,
-        "fees": {
-            "per_share": draw(st.sampled_from(["0", "0.005"])),
-            "minimum": draw(st.sampled_from(["0", "1"])),
-            "maker_bps": draw(st.sampled_from(["0", "1"])),
-            "taker_bps": draw(st.sampled_from(["0", "3"])),
-        },
-    }
-    return VenueConfig.model_validate(
-        {"seed": draw(st.integers(0, 2**32)), "defaults": defaults, "symbols": {"AAPL": {}}}
+def venues() -> st.SearchStrategy[VenueConfig]:
+    return venue_configs(
+        probabilities=probabilities,
+        shares=["0.25", "0.5", "1"],
+        max_step=30,
+        latencies=[0, 0, 250],
+        increments=[None, "1"],
+        fixed_bps=["0", "5"],
     )
 
 

@@ -18,7 +18,7 @@ from app.trading.matching import Step, run
 from app.trading.orders import TradingOrder
 from app.trading.quotes import Quote
 from app.trading.venue_config import VenueConfig
-from tests.unit.trading.samples import T0, order
+from tests.unit.trading.samples import T0, order, venue_configs
 
 # Each example simulates a whole order against up to 10 quotes: fewer examples than the
 # project's usual 200 keep the unit suite fast; together the properties run ~700 orders.
@@ -85,31 +85,14 @@ def quotes(draw: st.DrawFn) -> list[Quote]:
     return out
 
 
-@st.composite
-def venues(draw: st.DrawFn) -> VenueConfig:
-    partial: dict[str, Any] = {}
-    if draw(st.booleans()):
-        partial["share_of_quote_size"] = draw(st.sampled_from(["0.1", "0.5", "1"]))
-    if draw(st.booleans()):
-        partial["max_per_step"] = str(draw(st.integers(1, 300)))
-    defaults = {
-        "latency_ms": draw(st.sampled_from([0, 100, 1000])),
-        "prob_fill_on_limit": draw(probabilities),
-        "quantity_increment": draw(st.sampled_from([None, "1", "0.5"])),
-        "slippage": {
-            "fixed_bps": draw(st.sampled_from(["0", "1", "25"])),
-            "prob_slippage": draw(probabilities),
-        },
-        "partial": partial,
-        "fees": {
-            "per_share": draw(st.sampled_from(["0", "0.005"])),
-            "minimum": draw(st.sampled_from(["0", "1"])),
-            "maker_bps": draw(st.sampled_from(["0", "1"])),
-            "taker_bps": draw(st.sampled_from(["0", "3"])),
-        },
-    }
-    return VenueConfig.model_validate(
-        {"seed": draw(st.integers(0, 2**32)), "defaults": defaults, "symbols": {"AAPL": {}}}
+def venues() -> st.SearchStrategy[VenueConfig]:
+    return venue_configs(
+        probabilities=probabilities,
+        shares=["0.1", "0.5", "1"],
+        max_step=300,
+        latencies=[0, 100, 1000],
+        increments=[None, "1", "0.5"],
+        fixed_bps=["0", "1", "25"],
     )
 
 
