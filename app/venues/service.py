@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TypeVar
 
 from mode import Service
 
@@ -30,6 +32,7 @@ from app.agents import Ack, produce
 from app.faust_internals import assigned_partitions
 from app.logs import fields
 from app.main import app, orders_topic, settings
+from app.models import position_key
 from app.order_state import OrderStatus
 from app.tables.books import followed_orders, holdings_of
 from app.topics import derived_headers
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 RETRY_START = 0.5
 RETRY_MAX = 30.0
+T = TypeVar("T")
 
 
 class VenueRuntime:
@@ -55,41 +59,21 @@ class VenueRuntime:
 
     async def submit(self, order: TradingOrder) -> VenueEvent:
         """The venue's answer (``accepted`` or ``rejected``), asked until it gives one."""
-        delay = RETRY_START
-        while True:
-            try:
-                answer = await self.venue.submit(
-                    wire_order(order), correlation_id=order.correlation_id
-                )
-            except VenueUnavailable as exc:
-                log.warning(
-                    "venue did not answer the order; asking again in %.1f s",
-                    delay,
-                    extra=fields(correlation_id=order.correlation_id, order_id=order.order_id,
-                                 reason=exc.reason, in_doubt=exc.in_doubt),
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
-                continue
-            if answer.status is OrderStatus.ACCEPTED:
-                self.keys[order.order_id] = f"{order.account}|{order.symbol}".encode()
-            return answer
+        answer = await _until_answered(
+            lambda: self.venue.submit(wire_order(order), correlation_id=order.correlation_id),
+            "order",
+            correlation_id=order.correlation_id,
+            order_id=order.order_id,
+        )
+        if answer.status is OrderStatus.ACCEPTED:
+            self.keys[order.order_id] = position_key(order.account, order.symbol)
+        return answer
 
     async def cancel(self, order_id: str) -> None:
         """Ask the venue to cancel; its ``cancelled`` event comes through the poller."""
-        delay = RETRY_START
-        while True:
-            try:
-                result = await self.venue.cancel(order_id)
-                break
-            except VenueUnavailable as exc:
-                log.warning(
-                    "venue did not answer the cancel; asking again in %.1f s",
-                    delay,
-                    extra=fields(order_id=order_id, reason=exc.reason),
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
+        result = await _until_answered(
+            lambda: self.venue.cancel(order_id), "cancel", order_id=order_id
+        )
         level = logging.INFO if result.outcome is CancelOutcome.REQUESTED else logging.WARNING
         log.log(
             level,
@@ -110,7 +94,7 @@ class VenueRuntime:
         for partition in new:
             for state in followed_orders(partition):
                 order = state.order
-                self.keys[order.order_id] = f"{order.account}|{order.symbol}".encode()
+                self.keys[order.order_id] = position_key(order.account, order.symbol)
                 ours.append(
                     OurOrder(
                         order_id=order.order_id,
@@ -150,6 +134,24 @@ class VenueRuntime:
             self.partitions.clear()  # follow again from our state: the events come again
             raise
         return len(acks)
+
+
+async def _until_answered(call: Callable[[], Awaitable[T]], what: str, **context: str) -> T:
+    """``call()``, again after a growing pause while the venue gives no answer
+    (:class:`VenueUnavailable`): the caller waits; nothing is skipped."""
+    delay = RETRY_START
+    while True:
+        try:
+            return await call()
+        except VenueUnavailable as exc:
+            log.warning(
+                "venue did not answer the %s; asking again in %.1f s",
+                what,
+                delay,
+                extra=fields(**context, reason=exc.reason, in_doubt=exc.in_doubt),
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
 
 
 def _runtime() -> VenueRuntime | None:
