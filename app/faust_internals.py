@@ -48,6 +48,12 @@ def assigned_partitions(app: Any, topic: str) -> set[int]:
     return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
 
 
+def kafka_producer(producer: Any) -> Any:
+    """The aiokafka producer inside Faust's (started with the app): ``app.outbox`` builds
+    its record batches with it."""
+    return producer._ensure_producer()
+
+
 def owner_url(app: Any, topic: str, partition: int) -> str | None:
     """The web URL of the worker that owns ``topic``'s ``partition``, from the assignor.
 

@@ -22,6 +22,9 @@ app = faust.App(
     topic_allow_declare=True,
     producer_acks=-1,  # acks=all: a 2xx means every in-sync replica has the signal
     producer_linger_ms=1,
+    # An agent's batch goes out as one record batch per partition (app.outbox): room for
+    # a thousand orders' events in one, under the broker's 1 MiB message.max.bytes.
+    producer_max_batch_size=512 * 1024,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
     # A topic the worker has just created can be missing from the metadata of its first

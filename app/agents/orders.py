@@ -26,7 +26,7 @@ from faust import StreamT
 from faust.types import EventT
 
 from app import order_state
-from app.agents import BATCH_RECORDS, Ack, dead_letter, produce
+from app.agents import BATCH_RECORDS, Ack, dead_letter
 from app.errors import AtStreamError, DecodeError
 from app.execution import load_engine
 from app.faust_internals import batches, in_event
@@ -34,6 +34,7 @@ from app.logs import fields
 from app.main import app, fills_topic, order_events_topic, orders_topic, settings
 from app.metrics import DUPLICATES, EVENTS_EMITTED, observe_signal_to_fill
 from app.order_state import OrderState, OrderStatus
+from app.outbox import Outbox
 from app.tables import order_states
 from app.tables.batch import PartitionWrites
 from app.tables.books import PartitionStore
@@ -95,16 +96,18 @@ async def _process(events: list[EventT[bytes]]) -> None:
         store.flush()
     sent: list[tuple[EventT[bytes], list[Ack]]] = []
     fills: list[tuple[Ack, float]] = []
+    out = Outbox()
     for event, caused, submitted in applied:
         if marks.done(event):  # its events are in the log already (a replay)
             duplicates += 1
             continue
         acks: list[Ack] = []
         for e in caused:
-            acks.extend(await _send(e))
+            acks.extend(_send(out, e))
             if e.is_fill and submitted is not None:
                 fills.append((acks[-1], submitted))
         sent.append((event, acks))
+    await out.send(app.producer)
     dead = [await dead_letter(event, reason) for event, reason in bad]
     await asyncio.gather(*dead, *(a for _, acks in sent for a in acks))  # raises: nothing acked
     for event, caused, _ in applied:  # no await from here to write_local
@@ -139,13 +142,13 @@ async def _at_venue(
             applied[i] = (event, caused, submitted)
 
 
-async def _send(caused: OrderEvent) -> list[Ack]:
-    """Send one lifecycle event, and its fill if it is one; returns their acks."""
+def _send(out: Outbox, caused: OrderEvent) -> list[Ack]:
+    """Queue one lifecycle event, and its fill if it is one; returns their acks."""
     headers = derived_headers(caused.correlation_id, caused.order_id)
     key = caused.key
-    acks = [await produce(order_events_topic, key, caused.dumps(), headers)]
+    acks: list[Ack] = [out.add(order_events_topic.get_topic_name(), key, caused.dumps(), headers)]
     if caused.is_fill:
-        acks.append(await produce(fills_topic, key, to_fill(caused).dumps(), headers))
+        acks.append(out.add(fills_topic.get_topic_name(), key, to_fill(caused).dumps(), headers))
     return acks
 
 

@@ -15,10 +15,11 @@ import logging
 from faust import StreamT
 from faust.types import EventT
 
-from app.agents import BATCH_RECORDS, Ack, dead_letter, produce
+from app.agents import BATCH_RECORDS, Ack, dead_letter
 from app.faust_internals import batches, in_event
 from app.main import app, orders_topic, quotes_topic, settings
 from app.metrics import DUPLICATES, EVENTS_EMITTED
+from app.outbox import Outbox
 from app.tables.effects import Watermark
 from app.topics import correlation_of
 from app.trading.commands import Kind, QuoteTick, kind_headers
@@ -41,6 +42,7 @@ async def _process(events: list[EventT[bytes]]) -> None:
     dead: list[Ack] = []
     duplicates = 0
     partitions = settings.topic_partitions
+    out, orders = Outbox(), orders_topic.get_topic_name()
     for event in events:
         marks.saw(event)
         if marks.done(event):
@@ -60,8 +62,9 @@ async def _process(events: list[EventT[bytes]]) -> None:
         cid = correlation_of(event.headers)
         if cid:
             headers = {**HEADERS, "x-correlation-id": cid.encode()}
-        acks = [await produce(orders_topic, key, value, headers, p) for p in range(partitions)]
+        acks: list[Ack] = [out.add(orders, key, value, headers, p) for p in range(partitions)]
         sent.append((event, acks))
+    await out.send(app.producer)
     await asyncio.gather(*dead, *(ack for _, acks in sent for ack in acks))
     for event, acks in sent:
         with in_event(event):

@@ -16,7 +16,7 @@ import logging
 from faust import StreamT
 from faust.types import EventT
 
-from app.agents import BATCH_RECORDS, Ack, dead_letter, produce
+from app.agents import BATCH_RECORDS, Ack, dead_letter
 from app.errors import DecodeError
 from app.execution import commands_for, routes_of
 from app.faust_internals import batches, in_event
@@ -24,6 +24,7 @@ from app.logs import fields
 from app.main import app, orders_topic, settings, signals_topic
 from app.metrics import DUPLICATES, EVENTS_EMITTED
 from app.models import Signal
+from app.outbox import Outbox
 from app.tables.effects import Watermark
 from app.topics import correlation_of, decode_keyed, derived_headers
 from app.trading.commands import Kind, kind_headers
@@ -44,6 +45,7 @@ async def _process(events: list[EventT[bytes]]) -> None:
     dead: list[Ack] = []
     duplicates = emitted = 0
     topic = signals_topic.get_topic_name()
+    out, orders = Outbox(), orders_topic.get_topic_name()
     for event in events:
         marks.saw(event)  # first: a record skipped before it holds the mark
         if marks.done(event):  # its orders are in the log already (a redelivery or a replay)
@@ -62,9 +64,10 @@ async def _process(events: list[EventT[bytes]]) -> None:
         acks: list[Ack] = []
         for command in commands:  # an order has no kind header, as before issue 12
             h = headers if command.kind is Kind.ORDER else kind_headers(command.kind, headers)
-            acks.append(await produce(orders_topic, command.key, command.value.dumps(), h))
+            acks.append(out.add(orders, command.key, command.value.dumps(), h))
         emitted += len(acks)
         sent.append((event, acks))
+    await out.send(app.producer)
     await asyncio.gather(*dead, *(ack for _, acks in sent for ack in acks))  # raises: none acked
     for event, acks in sent:
         with in_event(event):

@@ -3,7 +3,8 @@
 What Faust does for ``table[key] = value`` in an event (a RocksDB put, then a changelog
 record sent and not awaited), done per batch and per partition: reads see what the batch
 staged; ``write`` puts each partition's keys in one RocksDB write batch (only a key's last
-value), synchronously, then sends their changelog records with the producer directly.
+value), synchronously, then sends their changelog records, one record batch per partition
+(``app.outbox``).
 Like Faust's own, the agent does not await those: Faust flushes the producer before it
 commits. Once a partition's last record is acknowledged, its database records that
 offset, as Faust does per record, so recovery resumes after it.
@@ -22,6 +23,7 @@ from typing import Any
 import rocksdict
 
 from app.faust_internals import note_partition, partition_db, set_persisted_offset
+from app.outbox import Outbox
 
 
 class PartitionWrites:
@@ -68,15 +70,18 @@ class PartitionWrites:
         self._staged.clear()
 
     async def send(self, producer: Any) -> None:
-        """Send the changelog records of what was written (acks not awaited)."""
+        """Send the changelog records of what was written (acks not awaited), with
+        ``producer`` (Faust's)."""
+        outbox = Outbox()
         for table, partition, items in self._written:
             topic = table.changelog_topic.get_topic_name()
             ack = None
             for key, value in items.items():
-                ack = await producer.send(topic, key, value, partition, None, None)
+                ack = outbox.add(topic, key, value, None, partition)
             if ack is not None:  # one partition's records are acknowledged in order
                 ack.add_done_callback(functools.partial(_persisted, table, partition))
         self._written.clear()
+        await outbox.send(producer)
 
 
 def _persisted(table: Any, partition: int, ack: asyncio.Future[Any]) -> None:

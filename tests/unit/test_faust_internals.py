@@ -42,6 +42,9 @@ def test_the_names_used_are_there() -> None:
     for name in ("get", "get_nowait", "empty"):
         assert callable(getattr(ThrowableQueue, name)), name
     assert callable(Consumer.assignment)  # assigned_partitions (the venue poller)
+    from faust.transport.drivers.aiokafka import Producer
+
+    assert callable(Producer._ensure_producer)  # kafka_producer (app.outbox)
 
 
 @pytest.fixture

@@ -4,28 +4,48 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
+from aiokafka.structs import RecordMetadata
 
 from app.settings import Settings
 from app.tables import raw_table
 from app.tables.batch import PartitionWrites
 
 
+class _Batch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes | None]] = []
+
+    def append(self, *, key: bytes, value: bytes | None, **_: Any) -> Any:
+        self.records.append((key, value))
+        return SimpleNamespace(timestamp=0)
+
+    def close(self) -> None:
+        pass
+
+
 class _Producer:
-    """Records what is sent and acknowledges it at once, with increasing offsets."""
+    """Faust's producer around an aiokafka one that records the batches sent and
+    acknowledges each at once, with increasing offsets."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None, int]] = []
 
-    async def send(
-        self, topic: str, key: bytes, value: bytes | None, partition: int, *rest: Any
-    ) -> asyncio.Future[Any]:
-        self.sent.append((topic, key, value, partition))
+    def _ensure_producer(self) -> Any:
+        return self
+
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        base = len(self.sent)
+        self.sent.extend((topic, key, value, partition) for key, value in batch.records)
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        ack.set_result(type("Meta", (), {"offset": len(self.sent) - 1})())
+        ack.set_result(RecordMetadata(topic, partition, None, base, -1, 0, 0))
         return ack
 
 
