@@ -4,7 +4,8 @@ Each agent takes its records in batches (``app.faust_internals.batches``: every 
 its channel holds, up to ``BATCH_RECORDS``), runs the pure logic over them, queues what
 they cause in an outbox (``app.outbox``: one record batch per partition, sent with the
 producer directly) and awaits the batch's acknowledgements once. ``produce`` sends one
-record on its own (the rare ones: dead letters, commands from the HTTP API, clock ticks). Faust acknowledges a batch's records, and so may commit their
+record on its own (the rare ones: dead letters, commands from the HTTP API, clock ticks).
+Faust acknowledges a batch's records, and so may commit their
 offsets, only after the agent has finished with the batch: an offset is committed after
 what its record caused is acknowledged (Faust also flushes the producer, table changelog
 records included, before it commits).
