@@ -1,10 +1,11 @@
 """One batch's records to produce, sent as one Kafka record batch per partition.
 
-aiokafka's ``send`` costs about 20 µs of CPU per record here: a future, the accumulator's
+aiokafka's ``send`` costs about 10 µs of CPU per record here: a future, the accumulator's
 per-record bookkeeping, the key's partition hashed again. An agent's batch knows all its
 records at once, so the outbox collects them (``add``), then ``send`` builds each
-partition's record batch directly and submits it with ``send_batch``: about 8 µs a record
-(``bench/METHOD.md``, "Producing per batch"). Each record still gets its own future,
+partition's record batch directly and submits it with ``send_batch``: about 6 µs a record
+(``python -m bench.produce_path``; ``bench/METHOD.md``, "Producing per batch").
+Each record still gets its own future,
 resolved with its own ``RecordMetadata`` (offset = the batch's base offset plus the
 record's place in it), so a caller awaits and inspects acknowledgements as it did with
 ``send``.
