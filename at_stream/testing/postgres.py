@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.broker.launcher import free_port
+from at_stream.testing.debian import apt_install
 
 PACKAGE = "postgresql"
 
@@ -41,12 +42,7 @@ def _find() -> Path | None:
 def ensure_binaries() -> Path:
     """The directory of ``initdb``, ``pg_ctl`` and ``postgres``, installed if need be."""
     found = _find()
-    if found is None and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", PACKAGE]
-        if subprocess.run(install, env=env, capture_output=True, check=False).returncode:
-            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=False)
-            subprocess.run(install, env=env, capture_output=True, check=False)
+    if found is None and apt_install(PACKAGE):
         found = _find()
     if found is None:
         raise PostgresUnavailable(f"PostgreSQL is not installed: apt-get install {PACKAGE}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ import yaml
 
 from app.bridge.server import LocalNats
 from app.broker.launcher import free_port
+from at_stream.testing.debian import apt_install
 from tests.integration.bridge_support import bridge_env, legacy_signal, nats_server, publish_legacy
 from tests.integration.support import ROOT, Worker, post_signal, signal_body, unique
 
@@ -56,12 +56,8 @@ _KEYWORDS = {"and", "or", "unless", "offset", "bool"}
 
 def ensure_prometheus() -> tuple[str, str]:
     """The prometheus and promtool binaries; installs Debian's package if root and missing."""
-    if not (shutil.which("prometheus") and shutil.which("promtool")) and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"]
-        if subprocess.run(install, env=env, capture_output=True, check=False).returncode:
-            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=False)
-            subprocess.run(install, env=env, capture_output=True, check=False)
+    if not (shutil.which("prometheus") and shutil.which("promtool")):
+        apt_install("prometheus")
     prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
     if not (prometheus and promtool):
         pytest.fail("prometheus is not installed: apt-get install prometheus", pytrace=False)
