@@ -157,20 +157,31 @@ async def clear_state(admin: AIOKafkaAdminClient, group: str, data_dirs: list[Pa
     return gone
 
 
+def progress_line(done: int, todo: int, elapsed: float, width: int = 40) -> str:
+    """``rebuild [###.....] done/todo  rate records/s  eta``: the rate since the reset."""
+    filled = int(width * min(done, todo) / max(todo, 1))
+    line = f"rebuild [{'#' * filled}{'.' * (width - filled)}] {done}/{todo}"
+    if elapsed <= 0 or done <= 0:
+        return line
+    rate = done / elapsed
+    left = max(todo - done, 0) / rate
+    return f"{line}  {rate:,.0f} records/s  {'done' if done >= todo else f'{left:,.0f} s left'}"
+
+
 async def follow(admin: AIOKafkaAdminClient, group: str, moves: list[Move], timeout: float) -> None:
-    """A progress bar of the rebuild, from the group's committed offsets."""
+    """A progress bar of the rebuild, from the group's committed offsets, with its rate."""
     todo = sum(m.end - m.target for m in moves) or 1
     tps = [m.tp for m in moves]
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
         committed = await admin.list_consumer_group_offsets(group, partitions=tps)
         done = sum(
             max(0, min(m.end, committed[m.tp].offset if m.tp in committed else m.target) - m.target)
             for m in moves
         )
-        width = 40
-        filled = int(width * done / todo)
-        sys.stderr.write(f"\rrebuild [{'#' * filled}{'.' * (width - filled)}] {done}/{todo}")
+        line = progress_line(done, todo, time.monotonic() - started)
+        sys.stderr.write(f"\r{line}")
         sys.stderr.flush()
         if done >= todo or time.monotonic() > deadline:
             sys.stderr.write("\n")

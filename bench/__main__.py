@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = only - set(SCENARIOS)
     if unknown:
         parser().error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    if "replay" in only and "chain" not in only:
+        parser().error("replay runs on the chain's worker once it has caught up: add chain")
     opts = Options(
         mode=mode,
         bootstrap=args.bootstrap,

@@ -21,7 +21,9 @@ from bench.stack import WORKER_SETTINGS, Stack, unique
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("webhook", "e2e", "resources", "chain", "startup", "recovery", "failover")
+SCENARIOS = (
+    "webhook", "e2e", "resources", "chain", "replay", "startup", "recovery", "failover"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ async def _scenarios(ctx: Context, opts: Options) -> dict[str, dict[str, Any]]:
     )
     for name, fn in steps:
         out[name] = await _guard(name, ctx, fn) if name in opts.only else skipped
+        if name == "chain":  # the replay runs on the chain's worker, once it has caught up
+            out["replay"] = ctx.replay_result or (
+                skipped if "replay" not in opts.only else {"status": "failed", "error": "not run"}
+            )
     return out
 
 
@@ -106,6 +112,7 @@ async def run(opts: Options, progress: Progress) -> dict[str, Any]:
         }
         ctx = Context(mode, stack, progress, workdir, unique("r"), main, cold)
         ctx.profile, ctx.out = opts.profile, opts.out
+        ctx.replay = "replay" in opts.only and "chain" in opts.only
         results["scenarios"] = await _scenarios(ctx, opts)
         if opts.profile:
             results["profile"] = await profiling.run(ctx)

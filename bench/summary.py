@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+REPLAY_TIMES = ("reset_s", "ready_s", "positions_equal_s", "caught_up_s")
+
 
 def num(value: Any, digits: int = 1) -> str:
     if value is None:
@@ -127,6 +129,26 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 "signals/s",
                 num(ch["at_stream"]["signals_per_s_incl_start"], 0),
                 num(ch["baseline"]["signals_per_s_incl_start"], 0),
+                "",
+            )
+        )
+    if not status_row("replay", "8. Replay"):
+        rp = sc["replay"]
+        out.append(
+            (
+                f"8. Replay: reset --to-earliest of {rp['fills']:,} applied fills, restart",
+                "fills/s, launch→positions equal byte for byte",
+                num(rp["fills_per_s"], 0),
+                "",
+                "",
+            )
+        )
+        out.append(
+            (
+                "8. Replay",
+                "reset s / launch→ready s / →positions equal s / →group caught up s",
+                " / ".join(num(rp[k], 2) for k in REPLAY_TIMES),
+                "",
                 "",
             )
         )

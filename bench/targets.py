@@ -1,4 +1,4 @@
-"""The issue's targets, checked against a run's results (None: not measured)."""
+"""Issue 11's goals, checked against a run's results (None: not measured)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def _e2e(results: Results, rate: int, pct: str) -> float | None:
     return None
 
 
+def _e2e_accepted_2000(results: Results) -> float | None:
+    for r in _sc(results, "e2e")["rates"]:
+        if r["rate"] == 2000:
+            return round(r["accepted"] / r["offered"], 4) if r["offered"] else None
+    return None
+
+
 def _webhook_ratio(results: Results) -> float | None:
     best = _sc(results, "webhook")["best"]
     value: float | None = best.get("ratio")
@@ -74,17 +81,17 @@ TARGETS = (
     ),
     Target(
         "chain_rate",
-        "Chain catch-up >= 10,000 signals/s",
+        "Chain catch-up >= 5,000 signals/s",
         "signals/s",
-        10_000,
+        5_000,
         True,
         lambda r: _chain(r, "signals_per_s"),
     ),
     Target(
         "chain_ratio",
-        "Chain catch-up >= 0.3x the raw aiokafka loop",
+        "Chain catch-up >= 0.2x the raw aiokafka loop",
         "x",
-        0.3,
+        0.2,
         True,
         lambda r: _chain(r, "ratio"),
     ),
@@ -95,6 +102,30 @@ TARGETS = (
         4.0,
         True,
         lambda r: _chain(r, "plain_faust_ratio"),
+    ),
+    Target(
+        "chain_cpu",
+        "Chain worker CPU per signal <= 200 µs",
+        "µs",
+        200.0,
+        False,
+        lambda r: _chain(r, "cpu_us_per_signal"),
+    ),
+    Target(
+        "replay_rate",
+        "Replay after a reset >= 10,000 fills/s",
+        "fills/s",
+        10_000,
+        True,
+        lambda r: _sc(r, "replay")["fills_per_s"],
+    ),
+    Target(
+        "e2e_2000",
+        "E2E at 2,000/s: every request accepted",
+        "accepted/offered",
+        1.0,
+        True,
+        _e2e_accepted_2000,
     ),
     Target(
         "e2e_p50", "E2E at 1,000/s: p50 <= 8 ms", "ms", 8.0, False, lambda r: _e2e(r, 1000, "p50")

@@ -28,6 +28,8 @@ class Context:
     profile: bool = False  # py-spy the worker (the chain worker too, once caught up)
     out: Path | None = None  # where the run's files go (raw profiles)
     agents_profile: dict[str, Any] | None = None  # the chain worker's steady-state profile
+    replay: bool = False  # reset and rebuild the chain worker's tables once caught up
+    replay_result: dict[str, Any] | None = None  # scenario 8, measured by the chain
 
     @property
     def bootstrap(self) -> str:

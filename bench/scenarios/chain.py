@@ -19,9 +19,9 @@ from typing import Any
 from bench import baselines, profiling, resources
 from bench.kafka_io import Offsets, create_topics, preload, read_records
 from bench.payloads import signal_records
-from bench.scenarios import Context
+from bench.scenarios import Context, not_measured, replay
 from bench.scenarios.e2e import per_second
-from bench.stack import topics_for, unique
+from bench.stack import WorkerProc, topics_for, unique
 from bench.stats import ratio
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,23 @@ async def _at_stream(ctx: Context) -> dict[str, Any]:
             except Exception as exc:  # a profile is a bonus; never lose the figures for it
                 log.exception("profile of the chain worker failed")
                 ctx.agents_profile = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        if ctx.replay:
+            ctx.replay_result = await _replay(ctx, worker, result)
         return result
     finally:
         worker.stop()
+
+
+async def _replay(ctx: Context, worker: WorkerProc, chain: dict[str, Any]) -> dict[str, Any]:
+    if not chain.get("complete"):
+        return not_measured("the chain's catch-up did not complete")
+    ctx.progress("replay", "start")
+    try:
+        return await replay.measure(ctx, worker, chain["fills"])
+    except Exception as exc:  # never lose the chain's figures for it
+        log.exception("replay failed")
+        ctx.progress("replay", f"FAILED: {type(exc).__name__}: {exc}")
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
 async def _two_workers(ctx: Context) -> dict[str, Any]:

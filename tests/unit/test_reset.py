@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import TopicPartition
 
-from app.reset import STATE_TABLES, Move, consumed_topics, parse_args, render
+from app.reset import STATE_TABLES, Move, consumed_topics, parse_args, progress_line, render
 from app.settings import Settings
 
 
@@ -53,3 +53,11 @@ def test_render_counts_what_is_processed_again() -> None:
     assert "fills" in text and " - " not in text.splitlines()[1]
     assert text.splitlines()[2].split()[2] == "-"  # never committed
     assert text.endswith("47 record(s) to process again")
+
+
+def test_progress_line_shows_the_rate_and_what_is_left() -> None:
+    assert progress_line(0, 100, 0.0, width=10) == "rebuild [..........] 0/100"
+    line = progress_line(50, 100, 2.0, width=10)
+    assert line == "rebuild [#####.....] 50/100  25 records/s  2 s left"
+    assert progress_line(100, 100, 4.0, width=10).endswith("25 records/s  done")
+    assert progress_line(12_000, 10_000, 1.0, width=4).startswith("rebuild [####] 12000/")

@@ -1,0 +1,100 @@
+"""Scenario 8: replay. The chain's worker, once it has applied every fill, is stopped;
+``at-stream reset --to-earliest --execute`` moves its group to the start and deletes the
+derived tables (positions, order states, execution books: their changelogs and RocksDB
+files); the worker is started again and rebuilds them from the topics.
+
+Measured: the reset itself; the worker's launch→/readyz; launch→positions equal, byte
+for byte, to the ones before (``GET /positions``), which gives ``fills_per_s`` (and from
+/readyz on, ``fills_per_s_after_ready``); and launch→the group caught up on every topic (the reset's own progress bar ends then; its
+last line, with the rate it shows, is kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from bench.scenarios import Context
+from bench.stack import WorkerProc
+
+
+async def _positions(http: aiohttp.ClientSession, worker: WorkerProc) -> bytes | None:
+    try:
+        async with http.get(worker.url + "/positions") as resp:
+            return await resp.read() if resp.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+def applied(body: bytes) -> int:
+    return sum(int(p["fills_applied"]) for p in json.loads(body)["items"])
+
+
+async def _wait(
+    http: aiohttp.ClientSession, worker: WorkerProc, done: Any, timeout: float
+) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = await _positions(http, worker)
+        if body is not None and done(body):
+            return body
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"positions not as expected within {timeout:.0f}s")
+
+
+async def measure(ctx: Context, worker: WorkerProc, fills: int) -> dict[str, Any]:
+    """Reset and rebuild the chain worker's tables; the worker is left running."""
+    timeout = ctx.mode.chain_timeout
+    client = aiohttp.ClientTimeout(total=10.0)
+    async with aiohttp.ClientSession(timeout=client) as http:
+        before = await _wait(http, worker, lambda b: applied(b) >= fills, timeout)
+        ctx.progress("replay", f"{applied(before):,} fills applied; stopping the worker, reset")
+        worker.stop()
+        t0 = time.monotonic()
+        reset = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.cli", "reset", "--to-earliest", "--execute",
+            "--data-dir", str(worker.data), "--wait-timeout", str(timeout),
+            env=worker.env(), cwd=worker.data,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert reset.stdout is not None
+            while True:
+                line = (await reset.stdout.readline()).decode()
+                if not line:
+                    err = (await reset.communicate())[1].decode()
+                    raise RuntimeError(f"at-stream reset exited {reset.returncode}: {err[-500:]}")
+                if "start the workers" in line:
+                    break
+            reset_s = time.monotonic() - t0
+            worker.start()
+            ready_s = await worker.wait_ready(timeout)
+            await _wait(http, worker, lambda b: b == before, timeout)
+            rebuilt_s = time.monotonic() - worker.launched
+            _, err_bytes = await asyncio.wait_for(reset.communicate(), timeout)
+            caught_up_s = time.monotonic() - worker.launched
+        finally:
+            if reset.returncode is None:
+                reset.kill()
+                await reset.wait()
+    bar = err_bytes.decode().replace("\r", "\n").strip().splitlines()
+    rate = fills / rebuilt_s
+    ctx.progress("replay", f"positions equal after {rebuilt_s:.1f}s: {rate:,.0f} fills/s")
+    return {
+        "status": "measured" if reset.returncode == 0 else "failed",
+        **({} if reset.returncode == 0 else {"error": f"reset exited {reset.returncode}"}),
+        "fills": fills,
+        "reset_s": round(reset_s, 3),
+        "ready_s": round(ready_s, 3),
+        "positions_equal_s": round(rebuilt_s, 3),
+        "caught_up_s": round(caught_up_s, 3),
+        "fills_per_s": round(rate, 1),
+        "fills_per_s_after_ready": round(fills / max(rebuilt_s - ready_s, 1e-3), 1),
+        "positions_equal": True,
+        "progress_bar": bar[-1] if bar else "",
+    }
