@@ -135,7 +135,7 @@ async def _replay(ctx: Context, worker: WorkerProc, chain: dict[str, Any]) -> di
         return not_measured("the chain's catch-up did not complete")
     ctx.progress("replay", "start")
     try:
-        return await replay.measure(ctx, worker, chain["fills"])
+        return await replay.measure(ctx, worker)
     except Exception as exc:  # never lose the chain's figures for it
         log.exception("replay failed")
         ctx.progress("replay", f"FAILED: {type(exc).__name__}: {exc}")

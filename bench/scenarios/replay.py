@@ -5,8 +5,8 @@ files); the worker is started again and rebuilds them from the topics.
 
 Measured: the reset itself; the worker's launch→/readyz; launch→positions equal, byte
 for byte, to the ones before (``GET /positions``), which gives ``fills_per_s`` (and from
-/readyz on, ``fills_per_s_after_ready``); and launch→the group caught up on every topic (the reset's own progress bar ends then; its
-last line, with the rate it shows, is kept).
+/readyz on, ``fills_per_s_after_ready``); and launch→the group caught up on every topic
+(the reset's own progress bar ends then; its last line, with the rate it shows, is kept).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.kafka_io import Offsets
 from bench.scenarios import Context
 from bench.stack import WorkerProc
 
@@ -35,21 +36,45 @@ def applied(body: bytes) -> int:
     return sum(int(p["fills_applied"]) for p in json.loads(body)["items"])
 
 
+def differences(before: bytes, after: bytes) -> str:
+    """What differs between two ``GET /positions`` answers, in a line."""
+    old = {(p["account"], p["symbol"]): p for p in json.loads(before)["items"]}
+    new = {(p["account"], p["symbol"]): p for p in json.loads(after)["items"]}
+    keys = sorted(set(old) | set(new))
+    diff = [k for k in keys if old.get(k) != new.get(k)]
+    if not diff:
+        return "equal as JSON, not byte for byte"
+    k = diff[0]
+    a, b = old.get(k) or {}, new.get(k) or {}
+    fields = sorted(f for f in set(a) | set(b) if a.get(f) != b.get(f))
+    shown = {f: (a.get(f), b.get(f)) for f in fields[:4]}
+    return (f"{len(diff)} of {len(keys)} positions differ; fills applied {applied(before)} "
+            f"before, {applied(after)} now; first {k}: {str(shown)[:400]}")  # fmt: skip
+
+
 async def _wait(
-    http: aiohttp.ClientSession, worker: WorkerProc, done: Any, timeout: float
-) -> bytes:
+    http: aiohttp.ClientSession, worker: WorkerProc, done: Any, timeout: float,
+    before: bytes | None = None,
+) -> bytes:  # fmt: skip
     deadline = time.monotonic() + timeout
+    body: bytes | None = None
     while time.monotonic() < deadline:
-        body = await _positions(http, worker)
+        body = await _positions(http, worker) or body
         if body is not None and done(body):
             return body
         await asyncio.sleep(0.1)
-    raise TimeoutError(f"positions not as expected within {timeout:.0f}s")
+    why = differences(before, body) if before is not None and body is not None else "no answer"
+    raise TimeoutError(f"positions not as expected within {timeout:.0f}s: {why}")
 
 
-async def measure(ctx: Context, worker: WorkerProc, fills: int) -> dict[str, Any]:
-    """Reset and rebuild the chain worker's tables; the worker is left running."""
+async def measure(ctx: Context, worker: WorkerProc) -> dict[str, Any]:
+    """Reset and rebuild the chain worker's tables; the worker is left running.
+
+    Every fill on its ``fills`` topic counts: the chain's, and the profile pass's when it
+    ran on this worker after the catch-up."""
     timeout = ctx.mode.chain_timeout
+    async with Offsets(ctx.bootstrap) as offsets:
+        fills = await offsets.total(worker.topics["fills"])
     client = aiohttp.ClientTimeout(total=10.0)
     async with aiohttp.ClientSession(timeout=client) as http:
         before = await _wait(http, worker, lambda b: applied(b) >= fills, timeout)
@@ -74,7 +99,7 @@ async def measure(ctx: Context, worker: WorkerProc, fills: int) -> dict[str, Any
             reset_s = time.monotonic() - t0
             worker.start()
             ready_s = await worker.wait_ready(timeout)
-            await _wait(http, worker, lambda b: b == before, timeout)
+            await _wait(http, worker, lambda b: b == before, timeout, before)
             rebuilt_s = time.monotonic() - worker.launched
             _, err_bytes = await asyncio.wait_for(reset.communicate(), timeout)
             caught_up_s = time.monotonic() - worker.launched
