@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     fast_restore: bool = Field(
         True, description="Fill local tables from their changelogs before Faust's recovery."
     )
+    gc_tuning: bool = Field(
+        True, description="Freeze the start-up objects and collect garbage less often."
+    )
     rocksdb_write_buffer_mb: int = Field(2, ge=1, le=256)
     rocksdb_block_cache_mb: int = Field(2, ge=1, le=4096)
     session_timeout_seconds: float = Field(

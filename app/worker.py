@@ -1,16 +1,38 @@
 """The worker class the Faust CLI runs: Faust's own, minus a costly terminal spinner,
-plus a fast restore of the tables before Faust's own recovery (``app.restore``) and a
-drain of the webhook before Faust stops on SIGTERM (``app.lifecycle``)."""
+plus a fast restore of the tables before Faust's own recovery (``app.restore``), a
+garbage collector tuned for a long-running process (``tune_gc``) and a drain of the
+webhook before Faust stops on SIGTERM (``app.lifecycle``)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
 import faust
 
 log = logging.getLogger(__name__)
+
+
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Freeze what start-up made and collect the youngest generation every 10,000 objects.
+
+    The worker holds ~150,000 tracked objects once started (Faust, aiokafka, pydantic
+    models), and CPython's default thresholds (700, 10, 10) had it collect ~1,500 times
+    per 20,000 chain signals, 17 of them full collections of ~70 ms: 1.8 s of GC, about a
+    ninth of the worker's CPU. Frozen start-up objects are never scanned again (they are
+    still freed by reference counting), and fewer young collections cost less in all.
+    Measured: ``bench --quick --only chain``, GC 1.8 s -> 0.3 s per run (docs: README,
+    Benchmarks). ``AT_STREAM_GC_TUNING=false`` keeps CPython's defaults.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    log.info("gc: %d start-up objects frozen, thresholds %s", gc.get_freeze_count(), GC_THRESHOLDS)
 
 
 class Worker(faust.Worker):
@@ -29,6 +51,8 @@ class Worker(faust.Worker):
 
         if settings.fast_restore:
             await restore_before_start(self.app.tables.values(), settings.bootstrap)
+        if settings.gc_tuning:
+            tune_gc()
 
     def _setup_spinner_handler(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None

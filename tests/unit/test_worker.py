@@ -51,3 +51,27 @@ def test_the_app_runs_our_worker(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["app.worker", "Worker"]
+
+
+def test_tune_gc_freezes_start_up_and_raises_the_thresholds() -> None:
+    """In a child process: the test session's own collector is left as it is."""
+    code = (
+        "import gc\n"
+        "from app.worker import GC_THRESHOLDS, tune_gc\n"
+        "tune_gc()\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS == (10_000, 20, 20), gc.get_threshold()\n"
+        "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_gc_tuning_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import Settings
+
+    monkeypatch.setenv("AT_STREAM_GC_TUNING", "false")
+    assert Settings().gc_tuning is False
+    monkeypatch.delenv("AT_STREAM_GC_TUNING")
+    assert Settings().gc_tuning is True
