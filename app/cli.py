@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import io
 import logging
 import os
 import secrets
@@ -235,6 +236,7 @@ def run_faust(argv: list[str]) -> int:
     settings = load_settings()
     settings.providers()  # fails here, naming the variable, if none is configured
     if argv and argv[0] == "worker":
+        line_buffered_logs()
         asyncio.run(ensure_topics(settings))
         from app.audit.preflight import check_schema  # issue 14: a too-new schema stops here
 
@@ -244,6 +246,17 @@ def run_faust(argv: list[str]) -> int:
     sys.argv = ["at-stream", *argv]
     app.main()  # Faust's click CLI; it exits the process itself
     return 0
+
+
+def line_buffered_logs() -> None:
+    """Each log line reaches the file or pipe when it is written, not at exit.
+
+    Faust logs to stdout, block-buffered when it is not a terminal: a SIGKILL or an OOM
+    kill lost the worker's last lines (a crash test's log missed its restart's lines).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
 
 
 COMMANDS = {

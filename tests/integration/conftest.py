@@ -23,10 +23,31 @@ from tests.integration.support import Worker, start_local_kafka, unique
 USED: list[Broker] = []
 
 
+# Tests that SIGKILL, SIGTERM or rebalance workers under load and bound how long that takes:
+# ``make test`` runs them in one pytest process after the others (``-m serial``), because
+# two processes competing for two cores expired their workers' sessions (ci/test-paths).
+SERIAL = frozenset(
+    {
+        "test_audit.py",
+        "test_bridge_chaos.py",
+        "test_crash.py",
+        "test_execution_cluster.py",
+        "test_failover.py",
+        "test_lifecycle.py",
+        "test_scale.py",
+        "test_shutdown.py",
+        "test_stall.py",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.nodeid:
             item.add_marker(pytest.mark.integration)
+            if item.path.name in SERIAL:
+                item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(scope="session")

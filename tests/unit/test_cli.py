@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -144,3 +146,21 @@ def test_dev_writes_an_api_token_too(monkeypatch: pytest.MonkeyPatch) -> None:
     cli.ensure_dev_secret()
     names = [line.split("=", 1)[0] for line in Path(".env").read_text().splitlines()]
     assert names.count("AT_STREAM_API_TOKEN") == 1
+
+
+def test_worker_log_lines_survive_a_sigkill(tmp_path: Path) -> None:
+    """Faust logs to stdout; to a file that is block-buffered, and a SIGKILL lost the tail."""
+    code = (
+        "import os, signal, sys\n"
+        "from app.cli import line_buffered_logs\n"
+        "line_buffered_logs()\n"
+        "print('audit sink consuming')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = tmp_path / "worker.log"
+    with out.open("wb") as f:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as on CI
+        env["PYTHONPATH"] = str(Path(__file__).parents[2])
+        proc = subprocess.run([sys.executable, "-c", code], stdout=f, env=env, check=False)
+    assert proc.returncode == -signal.SIGKILL
+    assert out.read_text() == "audit sink consuming\n"
