@@ -236,7 +236,6 @@ def run_faust(argv: list[str]) -> int:
     settings = load_settings()
     settings.providers()  # fails here, naming the variable, if none is configured
     if argv and argv[0] == "worker":
-        line_buffered_logs()
         asyncio.run(ensure_topics(settings))
         from app.audit.preflight import check_schema  # issue 14: a too-new schema stops here
 
@@ -248,11 +247,13 @@ def run_faust(argv: list[str]) -> int:
     return 0
 
 
-def line_buffered_logs() -> None:
-    """Each log line reaches the file or pipe when it is written, not at exit.
+def line_buffered_output() -> None:
+    """Each line reaches the file or pipe when it is written, not at exit.
 
-    Faust logs to stdout, block-buffered when it is not a terminal: a SIGKILL or an OOM
-    kill lost the worker's last lines (a crash test's log missed its restart's lines).
+    Python block-buffers stdout when it is not a terminal. Faust logs to stdout, so a
+    SIGKILL or an OOM kill lost the worker's last lines (a crash test's log missed its
+    restart's lines), and ``at-stream reset`` piped to ``tee`` or a script said "start the
+    workers" only once it had stopped waiting for them.
     """
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
@@ -296,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    line_buffered_output()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     try:
         if argv and argv[0] == "tap":

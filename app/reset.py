@@ -23,10 +23,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from app.admin import topic_names
 from app.errors import AtStreamError
+from app.rebuild import RebuildError, changelog_topic, rebuild_positions
 from app.settings import Settings, load_settings
 from app.tap import iso_datetime
 
@@ -157,10 +159,12 @@ async def clear_state(admin: AIOKafkaAdminClient, group: str, data_dirs: list[Pa
     return gone
 
 
-def progress_line(done: int, todo: int, elapsed: float, width: int = 40) -> str:
+def progress_line(
+    done: int, todo: int, elapsed: float, width: int = 40, label: str = "rebuild"
+) -> str:
     """``rebuild [###.....] done/todo  rate records/s  eta``: the rate since the reset."""
     filled = int(width * min(done, todo) / max(todo, 1))
-    line = f"rebuild [{'#' * filled}{'.' * (width - filled)}] {done}/{todo}"
+    line = f"{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{todo}"
     if elapsed <= 0 or done <= 0:
         return line
     rate = done / elapsed
@@ -168,8 +172,9 @@ def progress_line(done: int, todo: int, elapsed: float, width: int = 40) -> str:
     return f"{line}  {rate:,.0f} records/s  {'done' if done >= todo else f'{left:,.0f} s left'}"
 
 
-async def follow(admin: AIOKafkaAdminClient, group: str, moves: list[Move], timeout: float) -> None:
-    """A progress bar of the rebuild, from the group's committed offsets, with its rate."""
+async def follow(admin: AIOKafkaAdminClient, group: str, moves: list[Move], timeout: float) -> bool:
+    """A progress bar of the rebuild, from the group's committed offsets, with its rate;
+    whether the group caught up within ``timeout``."""
     todo = sum(m.end - m.target for m in moves) or 1
     tps = [m.tp for m in moves]
     started = time.monotonic()
@@ -185,8 +190,56 @@ async def follow(admin: AIOKafkaAdminClient, group: str, moves: list[Move], time
         sys.stderr.flush()
         if done >= todo or time.monotonic() > deadline:
             sys.stderr.write("\n")
-            return
+            return done >= todo
         await asyncio.sleep(0.5)
+
+
+def incomplete(moves: list[Move], partitions: dict[str, set[int]]) -> str | None:
+    """Why ``--execute`` must refuse ``moves``: the derived tables it deletes are rebuilt
+    only by a replay of every partition of ``orders`` and ``fills`` (``partitions``: each
+    of those topics' partitions); None if it need not."""
+    for topic, known in partitions.items():
+        missing = known - {m.tp.partition for m in moves if m.tp.topic == topic}
+        if missing:
+            return (
+                f"--execute deletes the {', '.join(STATE_TABLES)} tables, which only a replay "
+                f"of every partition of {topic!r} rebuilds: select partition(s) "
+                f"{', '.join(map(str, sorted(missing)))} too, or leave out --topic"
+            )
+    return None
+
+
+async def rebuild(settings: Settings, group: str, moves: list[Move]) -> None:
+    """The positions, from ``fills`` (``app.rebuild``), with a progress bar."""
+    fills = [m for m in moves if m.tp.topic == settings.fills_topic]
+    if not fills:
+        return
+
+    def progress(done: int, todo: int, elapsed: float) -> None:
+        sys.stderr.write(f"\r{progress_line(done, todo, elapsed, label='positions')}")
+        sys.stderr.flush()
+
+    try:
+        done = await rebuild_positions(
+            settings,
+            group,
+            {m.tp: m.target for m in fills},
+            {m.tp: m.end for m in fills},
+            progress,
+        )
+    except (RebuildError, KafkaError, OSError) as exc:
+        raise ResetError(
+            f"offsets reset, but the positions were not rebuilt ({exc}): workers started "
+            "now rebuild them from fills through their agents"
+        ) from exc
+    if done.fills:
+        sys.stderr.write("\n")
+    rate = done.fills / max(done.read_s, 1e-6)
+    sys.stdout.write(
+        f"positions rebuilt from {done.fills} fill record(s) in {done.read_s:.2f}s "
+        f"({rate:,.0f} records/s): {done.positions} written to "
+        f"{changelog_topic(group)} in {done.written_s:.2f}s\n"
+    )
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -205,13 +258,22 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if members := await active_members(admin, group):
             raise ResetError(f"group {group!r} has {members} active member(s): stop its workers")
+        sources = (settings.orders_topic, settings.fills_topic)
+        known = {t: set(consumer.partitions_for_topic(t) or ()) for t in sources}
+        if why := incomplete(moves, known):
+            raise ResetError(why)
         consumer.assign([m.tp for m in moves])
         await consumer.commit({m.tp: OffsetAndMetadata(m.target, "") for m in moves})
         for item in await clear_state(admin, group, args.data_dir or [settings.data_dir]):
             sys.stdout.write(f"deleted {item}\n")
+        await rebuild(settings, group, moves)
         sys.stdout.write("offsets reset; start the workers to rebuild the tables\n")
-        if not args.no_wait:
-            await follow(admin, group, moves, args.wait_timeout)
+        if not args.no_wait and not await follow(admin, group, moves, args.wait_timeout):
+            sys.stderr.write(
+                f"at-stream reset: the group has not caught up after {args.wait_timeout:.0f}s "
+                "(are its workers running?); the reset itself is done\n"
+            )
+            return 1
         return 0
     finally:
         await consumer.stop()

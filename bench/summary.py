@@ -137,7 +137,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(
             (
                 f"8. Replay: reset --to-earliest of {rp['fills']:,} applied fills, restart",
-                "fills/s, launch→positions equal byte for byte",
+                "fills/s, reset's start→positions equal byte for byte",
                 num(rp["fills_per_s"], 0),
                 "",
                 "",
@@ -146,7 +146,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(
             (
                 "8. Replay",
-                "reset s / launch→ready s / →positions equal s / →group caught up s",
+                "reset s (positions rebuilt in it) / launch→ready s / reset→positions equal s "
+                "/ launch→group caught up s (order states, books)",
                 " / ".join(num(rp[k], 2) for k in REPLAY_TIMES),
                 "",
                 "",

@@ -63,6 +63,11 @@ async def test_full_replay_rebuilds_identical_positions(
         dry = reset(worker, "--to-earliest")
         assert dry.returncode == 0 and "dry run" in dry.stdout
         assert "record(s) to process again" in dry.stdout
+        some = ("--topic", worker.topics["orders"], "--topic", f"{worker.topics['fills']}:0")
+        part = reset(worker, "--to-earliest", "--execute", *some)
+        assert part.returncode == 2, part.stderr
+        assert f"{worker.topics['fills']}' rebuilds: select partition(s) 1, 2, 3 too" in part.stderr
+        assert "deleted" not in part.stdout  # refused before anything changed
         topics = [worker.topics[t] for t in ("orders", "fills")]
         ends = {t: await end_offsets(worker.bootstrap, t) for t in topics}
 
@@ -88,6 +93,7 @@ async def test_full_replay_rebuilds_identical_positions(
         printed = "".join(lines) + out
         assert following.returncode == 0, err
         assert "positions-changelog" in printed and "positions-0.db" in printed
+        assert f"positions rebuilt from {N} fill record(s)" in printed  # by the reset itself
         assert "rebuild [########################################]" in err  # done: 100%
         await worker.wait_ready()
         await wait_for(

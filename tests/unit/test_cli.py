@@ -152,8 +152,8 @@ def test_worker_log_lines_survive_a_sigkill(tmp_path: Path) -> None:
     """Faust logs to stdout; to a file that is block-buffered, and a SIGKILL lost the tail."""
     code = (
         "import os, signal, sys\n"
-        "from app.cli import line_buffered_logs\n"
-        "line_buffered_logs()\n"
+        "from app.cli import line_buffered_output\n"
+        "line_buffered_output()\n"
         "print('audit sink consuming')\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

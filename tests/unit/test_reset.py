@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import TopicPartition
 
-from app.reset import STATE_TABLES, Move, consumed_topics, parse_args, progress_line, render
+from app.reset import (
+    STATE_TABLES,
+    Move,
+    consumed_topics,
+    incomplete,
+    parse_args,
+    progress_line,
+    render,
+)
 from app.settings import Settings
 
 
@@ -61,3 +69,21 @@ def test_progress_line_shows_the_rate_and_what_is_left() -> None:
     assert line == "rebuild [#####.....] 50/100  25 records/s  2 s left"
     assert progress_line(100, 100, 4.0, width=10).endswith("25 records/s  done")
     assert progress_line(12_000, 10_000, 1.0, width=4).startswith("rebuild [####] 12000/")
+    assert progress_line(3, 6, 1.0, width=2, label="positions").startswith("positions [#.] 3/6")
+
+
+def test_execute_needs_every_partition_of_orders_and_fills() -> None:
+    """The derived tables go; a replay of only some of their sources would not bring
+    them back (--topic fills:0 would lose the positions of partition 1)."""
+    known = {"orders": {0, 1}, "fills": {0, 1}}
+
+    def moves(*tps: tuple[str, int]) -> list[Move]:
+        return [Move(TopicPartition(t, p), 5, 0, 5) for t, p in tps]
+
+    every = [("signals", 0), ("orders", 0), ("orders", 1), ("fills", 0), ("fills", 1)]
+    assert incomplete(moves(*every), known) is None
+    why = incomplete(moves(("orders", 0), ("orders", 1), ("fills", 0)), known)
+    assert why is not None and "'fills'" in why and "partition(s) 1 too" in why
+    assert "positions, order-states, execution-books" in why
+    assert incomplete(moves(("signals", 0)), known) is not None
+    assert incomplete([], {"orders": set(), "fills": set()}) is None  # topics not created yet
