@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from faust import StreamT
 from faust.types import EventT
@@ -97,21 +97,26 @@ async def _process(events: list[EventT[bytes]]) -> None:
     sent: list[tuple[EventT[bytes], list[Ack]]] = []
     fills: list[tuple[Ack, float]] = []
     out = Outbox()
+    names = order_events_topic.get_topic_name(), fills_topic.get_topic_name()
     for event, caused, submitted in applied:
         if marks.done(event):  # its events are in the log already (a replay)
             duplicates += 1
             continue
         acks: list[Ack] = []
         for e in caused:
-            acks.extend(_send(out, e))
+            acks.extend(_send(out, names, e))
             if e.is_fill and submitted is not None:
                 fills.append((acks[-1], submitted))
         sent.append((event, acks))
     await out.send(app.producer)
     dead = [await dead_letter(event, reason) for event, reason in bad]
     await asyncio.gather(*dead, *(a for _, acks in sent for a in acks))  # raises: nothing acked
+    states: dict[tuple[int, str], OrderState | None] = {}
+    changed: dict[tuple[int, str], None] = {}  # in first-change order
     for event, caused, _ in applied:  # no await from here to write_local
-        _stage_order_states(writes, event, caused)
+        _order_states(writes, states, changed, event, caused)
+    for where in changed:  # each once, in its last state
+        order_states.stage(writes, where[0], cast(OrderState, states[where]))
     writes.write_local()
     await writes.send(app.producer)
     for event, acks in sent:
@@ -142,26 +147,37 @@ async def _at_venue(
             applied[i] = (event, caused, submitted)
 
 
-def _send(out: Outbox, caused: OrderEvent) -> list[Ack]:
-    """Queue one lifecycle event, and its fill if it is one; returns their acks."""
+def _send(out: Outbox, names: tuple[str, str], caused: OrderEvent) -> list[Ack]:
+    """Queue one lifecycle event on ``names[0]`` (order-events), and its fill on
+    ``names[1]`` (fills) if it is one; returns their acks."""
     headers = derived_headers(caused.correlation_id, caused.order_id)
     key = caused.key
-    acks: list[Ack] = [out.add(order_events_topic.get_topic_name(), key, caused.dumps(), headers)]
+    acks: list[Ack] = [out.add(names[0], key, caused.dumps(), headers)]
     if caused.is_fill:
-        acks.append(out.add(fills_topic.get_topic_name(), key, to_fill(caused).dumps(), headers))
+        acks.append(out.add(names[1], key, to_fill(caused).dumps(), headers))
     return acks
 
 
-def _stage_order_states(
-    writes: PartitionWrites, event: EventT[bytes], caused: tuple[OrderEvent, ...]
+def _order_states(
+    writes: PartitionWrites,
+    states: dict[tuple[int, str], OrderState | None],
+    changed: dict[tuple[int, str], None],
+    event: EventT[bytes],
+    caused: tuple[OrderEvent, ...],
 ) -> None:
-    """The order states of the record's lifecycle events (the fills agent applies fills)."""
+    """The order states after the record's lifecycle events (the fills agent applies
+    fills), into ``states`` (read once per batch), their keys into ``changed``."""
     partition, offset = event.message.partition, event.message.offset
     for e in caused:
-        state = order_states.get_in(writes, partition, e.order_id)
+        where = (partition, e.order_id)
+        if where in states:
+            state = states[where]
+        else:
+            state = states[where] = order_states.get_in(writes, partition, e.order_id)
         new = _order_state(state, e, offset)
         if new is not state:
-            order_states.stage(writes, partition, new)
+            states[where] = new
+            changed[where] = None
 
 
 def _order_state(state: OrderState | None, e: OrderEvent, offset: int) -> OrderState:
