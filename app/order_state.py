@@ -27,10 +27,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from app import positions
 from app.decimals import PlainDecimal
 from app.errors import AtStreamError
 from app.models import Fill, Order, Side
-from app.positions import PRICE_PLACES
+from app.positions import PRICE_PLACES, Position
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,20 @@ def apply_fill(state: OrderState, fill: Fill, offset: int | None = None) -> tupl
         }
     )
     return new, True
+
+
+def apply_fill_record(
+    position: Position | None, state: OrderState, fill: Fill, offset: int
+) -> tuple[Position, bool, OrderState]:
+    """One ``fills`` record applied to its position and its order, as the fills agent and
+    the reset's rebuild (``app.rebuild``) both do: the position, whether it applied the
+    fill (the position decides, given where the order state applied it from), and the
+    order state after it. Raises what either raises (the record is dead-lettered)."""
+    new_position, applied = positions.apply_fill(
+        position, fill, offset=offset, order_applied_at=state.applied_at(fill.fill_id)
+    )
+    new_state, _ = apply_fill(state, fill, offset)
+    return new_position, applied, new_state
 
 
 def _close(

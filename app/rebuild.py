@@ -90,13 +90,9 @@ class PartitionRebuild:
         if state is None:
             state = order_state.from_fill(fill, correlation_of(headers))
         try:
-            position, applied = apply_fill(
-                self.positions.get(key),
-                fill,
-                offset=offset,
-                order_applied_at=state.applied_at(fill.fill_id),
+            position, applied, state = order_state.apply_fill_record(
+                self.positions.get(key), state, fill, offset
             )
-            state, _ = order_state.apply_fill(state, fill, offset)
         except AtStreamError:  # another position's or order's fill, an overfill
             self.unchanged += 1
             return
@@ -123,9 +119,9 @@ class Rebuilt:
     written_s: float = 0.0
 
 
-def changelog_topic(group: str) -> str:
-    """The positions table's changelog, as Faust names it."""
-    return f"{group}-positions-changelog"
+def changelog_topic(group: str, table: str = "positions") -> str:
+    """A table's changelog, as Faust names it."""
+    return f"{group}-{table}-changelog"
 
 
 async def read_fills(

@@ -141,7 +141,7 @@ async def active_members(admin: AIOKafkaAdminClient, group: str) -> int:
 async def clear_state(admin: AIOKafkaAdminClient, group: str, data_dirs: list[Path]) -> list[str]:
     """Delete the derived tables' changelog topics and local files; return what went."""
     gone: list[str] = []
-    changelogs = [f"{group}-{t}-changelog" for t in STATE_TABLES]
+    changelogs = [changelog_topic(group, t) for t in STATE_TABLES]
     existing = [t for t in changelogs if t in set(await admin.list_topics())]
     if existing:
         await admin.delete_topics(existing)

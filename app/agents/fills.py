@@ -27,7 +27,7 @@ from app.logs import fields
 from app.main import app, fills_topic
 from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
-from app.positions import Position, apply_fill
+from app.positions import Position
 from app.tables import order_states, positions
 from app.tables.batch import PartitionWrites
 from app.topics import correlation_of, decode_keyed
@@ -61,10 +61,9 @@ async def _process(events: list[EventT[bytes]]) -> None:
             offset = event.message.offset
             if key not in held:
                 held[key] = positions.get_in(writes, partition, key[1])
-            position, applied = apply_fill(
-                held[key], fill, offset=offset, order_applied_at=state.applied_at(fill.fill_id)
+            position, applied, new_state = order_state.apply_fill_record(
+                held[key], state, fill, offset
             )
-            new_state, _ = order_state.apply_fill(state, fill, offset)
         except DecodeError as exc:
             bad.append((event, exc.reason))
             continue
