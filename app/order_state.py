@@ -32,6 +32,7 @@ from app.decimals import PlainDecimal
 from app.errors import AtStreamError
 from app.models import Fill, Order, Side
 from app.positions import PRICE_PLACES, Position
+from app.trusted import updated
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def receive(
     if state is None:
         return accept(order, correlation_id, offset), True
     if state.order_offset is None:  # seen first through its fill (a replay's race)
-        return state.model_copy(update={"order_offset": offset}), True
+        return updated(state, order_offset=offset), True
     return state, state.order_offset == offset
 
 
@@ -236,22 +237,22 @@ def apply_fill(state: OrderState, fill: Fill, offset: int | None = None) -> tupl
     status = OrderStatus.FILLED if filled == state.quantity else OrderStatus.PARTIALLY_FILLED
     if state.status in FILLED_BEFORE_CLOSE:  # the fill came before the cancel or expiry
         status = state.status
-    new = state.model_copy(
-        update={
-            "status": status,
-            "filled_quantity": filled,
-            "filled_notional": notional,
-            "avg_fill_price": avg,
-            "fees": fees,
-            "applied": (*state.applied, fill.fill_id),
-            "fill_offsets": (
-                *state.fill_offsets,
-                *([-1] * (len(state.applied) - len(state.fill_offsets))),
-                -1 if offset is None else offset,
-            ),
-            "updated_at": fill.filled_at,
-        }
+    new = updated(
+        state,
+        status=status,
+        filled_quantity=filled,
+        filled_notional=notional,
+        avg_fill_price=avg,
+        fees=fees,
+        applied=(*state.applied, fill.fill_id),
+        fill_offsets=(
+            *state.fill_offsets,
+            *([-1] * (len(state.applied) - len(state.fill_offsets))),
+            -1 if offset is None else offset,
+        ),
+        updated_at=fill.filled_at,
     )
+
     return new, True
 
 
@@ -282,7 +283,7 @@ def _close(
     if state.status not in allowed:
         raise InvalidTransition(state.order_id, state.status, action)
     when = at if at is not None else datetime.now(UTC)
-    return state.model_copy(update={"status": to, "reason": reason, "updated_at": when})
+    return updated(state, status=to, reason=reason, updated_at=when)
 
 
 def reject(state: OrderState, reason: str, *, at: datetime | None = None) -> OrderState:

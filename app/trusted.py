@@ -4,7 +4,8 @@ The execution step builds several events per order from fields of validated orde
 states; validating them again (or pydantic's ``model_construct``, which resolves every
 default through Python) is most of what an order costs. :func:`trusted` makes the same
 instance ``model_construct`` makes: the values in field order, the defaults of the fields
-not given, ``model_fields_set`` the names given. It relies on what ``model_construct`` sets
+not given, ``model_fields_set`` the names given; :func:`updated` makes what
+``model_copy(update=...)`` makes. They rely on what ``model_construct`` sets
 on an instance (``__dict__``, ``__pydantic_fields_set__``, ``__pydantic_extra__``,
 ``__pydantic_private__``); ``tests/unit/test_trusted.py`` fails if pydantic changes that.
 
@@ -59,6 +60,26 @@ def trusted(cls: type[M], **values: Any) -> M:
     m = cls.__new__(cls)
     _set(m, "__dict__", data)
     _set(m, "__pydantic_fields_set__", set(values))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+def updated(model: M, **changes: Any) -> M:
+    """``model.model_copy(update=changes)``, faster (pydantic's copy goes through
+    ``copy.copy`` of each part); the caller vouches for the values. Same instance as
+    ``model_copy`` makes: the fields in their order, ``model_fields_set`` with the names
+    changed added."""
+    cls = type(model)
+    template = _TEMPLATES.get(cls) or _template(cls)
+    data = model.__dict__.copy()
+    data.update(changes)
+    if len(data) != len(template):
+        unknown = sorted(set(changes) - set(template))
+        raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
+    m = cls.__new__(cls)
+    _set(m, "__dict__", data)
+    _set(m, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m

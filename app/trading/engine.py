@@ -50,7 +50,7 @@ from app.trading.quotes import Quote
 from app.trading.risk import AccountRisk, Exposure, RiskConfig, check_order, exposure_from
 from app.trading.trading_state import TradingStateChange, TradingStates, apply_change
 from app.trading.venue_config import VenueConfig
-from app.trusted import trusted
+from app.trusted import trusted, updated
 from app.venues.base import VenueEvent
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,7 @@ def _exposure(store: Store, account: str, book: Book) -> Exposure:
 def _immediate_cancel(state: WorkingOrder, at: datetime) -> tuple[WorkingOrder, OrderEvent]:
     fok = state.order.time_in_force is TimeInForce.FOK
     code = ReasonCode.FOK_NOT_FILLABLE if fok else ReasonCode.IOC_REMAINDER
-    done = state.model_copy(
-        update={"status": OrderStatus.CANCELLED, "events": state.events + 1, "updated_at": at}
-    )
+    done = updated(state, status=OrderStatus.CANCELLED, events=state.events + 1, updated_at=at)
     return done, status_event(done, at, code, "no quote or reference price to fill against")
 
 
@@ -214,19 +212,19 @@ def execute(store: Store, engine: Engine, order: TradingOrder) -> Outcome:
     config = engine.venue.for_symbol(order.symbol) or engine.venue.defaults
     if book.quote is not None:  # the market as last known, when the venue has the order
         at = max(book.quote.at, eligible_at(order, config))
-        market = book.quote.model_copy(update={"at": at})
+        market = updated(book.quote, at=at)
         state, more = matching.on_quote(state, market, engine.venue)
     elif order.reference_price is not None:
         state, more = matching.on_reference_price(state, engine.venue)
     else:  # no market known: the order rests at the venue, and fills as a maker later
-        state, more = state.model_copy(update={"resting": True}), ()
+        state, more = updated(state, resting=True), ()
     events = (*first, *more)
     if state.is_open and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
         state, event = _immediate_cancel(state, eligible_at(order, config))
         events = (*events, event)
     _apply_fills(store, events)
     if state.is_open:
-        store.put_book(book.model_copy(update={"open": (*book.open, state)}))
+        store.put_book(updated(book, open=(*book.open, state)))
     return Outcome(events)
 
 
@@ -280,7 +278,7 @@ def on_quote(store: Store, engine: Engine, tick: QuoteTick) -> Outcome:
             still.append(working)
     _apply_fills(store, tuple(events))
     update = {"quote": quote, "quote_from": source, "open": tuple(still)}
-    store.put_book(book.model_copy(update=update))
+    store.put_book(updated(book, **update))
     return Outcome(tuple(events))
 
 
@@ -296,7 +294,7 @@ def on_clock(store: Store, engine: Engine, tick: ClockTick) -> Outcome:
             if working.is_open:
                 still.append(working)
         if len(still) != len(book.open):
-            store.put_book(book.model_copy(update={"open": tuple(still)}))
+            store.put_book(updated(book, open=tuple(still)))
     return Outcome(tuple(events))
 
 
@@ -334,7 +332,7 @@ def cancel(store: Store, request: CancelRequest) -> Outcome:
         if working.order_id == request.order_id:
             _, events = matching.cancel(working, request.requested_at, request.reason)
             rest = (*book.open[:i], *book.open[i + 1 :])
-            store.put_book(book.model_copy(update={"open": rest}))
+            store.put_book(updated(book, open=rest))
             return Outcome(events)
     return Outcome((), f"order {request.order_id} is not open here: nothing to cancel")
 

@@ -58,7 +58,7 @@ from app.trading.fill_models import (
 from app.trading.orders import NEEDS_STOP, TradingOrder, WorkingOrder, validate_order
 from app.trading.quotes import Quote, reference_quote
 from app.trading.venue_config import SymbolConfig, VenueConfig
-from app.trusted import trusted
+from app.trusted import trusted, updated
 
 ZERO = Decimal(0)
 
@@ -86,7 +86,7 @@ def submit(order: TradingOrder, venue: VenueConfig) -> Step:
 
 def _reject(state: WorkingOrder, code: ReasonCode, reason: str) -> Step:
     event = rejected_event(state.order, code, reason)
-    done = state.model_copy(update={"status": OrderStatus.REJECTED, "events": 1})
+    done = updated(state, status=OrderStatus.REJECTED, events=1)
     return Step(done, (event,))
 
 
@@ -99,7 +99,7 @@ def _config(venue: VenueConfig, symbol: str) -> SymbolConfig:
 def _close(
     state: WorkingOrder, status: OrderStatus, at: datetime, code: ReasonCode, reason: str
 ) -> tuple[WorkingOrder, OrderEvent]:
-    done = state.model_copy(update={"status": status, "events": state.events + 1, "updated_at": at})
+    done = updated(state, status=status, events=state.events + 1, updated_at=at)
     return done, status_event(done, at, code, reason)
 
 
@@ -169,11 +169,11 @@ def on_quote(state: WorkingOrder, quote: Quote, venue: VenueConfig) -> Step:
     hours = config.trading_hours
     if hours is not None and not hours.is_open(quote.at):
         return Step(state, ())
-    state = state.model_copy(update={"steps": state.steps + 1, "updated_at": quote.at})
+    state = updated(state, steps=state.steps + 1, updated_at=quote.at)
     if order.order_type in NEEDS_STOP and not state.triggered:
         if not stop_triggered(order.side, order.stop_price or ZERO, quote):
             return Step(state, ())
-        state = state.model_copy(update={"triggered": True})
+        state = updated(state, triggered=True)
     events: list[OrderEvent] = []
     found = _price(state, quote, config, venue.seed)
     quantity = ZERO
@@ -206,7 +206,7 @@ def on_quote(state: WorkingOrder, quote: Quote, venue: VenueConfig) -> Step:
         )
         events.append(event)
     if state.is_open and not state.resting:
-        state = state.model_copy(update={"resting": True})
+        state = updated(state, resting=True)
     return Step(state, tuple(events))
 
 

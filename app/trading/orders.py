@@ -33,6 +33,7 @@ from app.ids import order_id_for
 from app.models import EventId, Name, Order, OrderType, Side, Signal, Symbol, TimeInForce
 from app.order_state import OPEN, OrderStatus
 from app.trading.errors import InvalidOrder, OrderClosed
+from app.trusted import updated
 
 ZERO = Decimal(0)
 NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
@@ -233,16 +234,15 @@ class WorkingOrder(BaseModel):
             notional = self.cumulative_notional + quantity * price
             fees = self.cumulative_commission + commission
         filled = cum == self.order.quantity
-        return self.model_copy(
-            update={
-                "status": OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED,
-                "cumulative_quantity": cum,
-                "cumulative_notional": notional,
-                "cumulative_commission": fees,
-                "fills": self.fills + 1,
-                "events": self.events + 1,
-                "updated_at": at,
-            }
+        return updated(
+            self,
+            status=OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED,
+            cumulative_quantity=cum,
+            cumulative_notional=notional,
+            cumulative_commission=fees,
+            fills=self.fills + 1,
+            events=self.events + 1,
+            updated_at=at,
         )
 
     def require_open(self, action: str) -> None:

@@ -45,6 +45,7 @@ from app.trading.errors import TradingConfigError
 from app.trading.events import OrderEvent, ReasonCode, rejected_event
 from app.trading.orders import TradingOrder
 from app.trading.trading_state import TradingState
+from app.trusted import updated
 
 ZERO = Decimal(0)
 RATE_WINDOW = timedelta(seconds=1)
@@ -192,7 +193,7 @@ def _roll_day(state: AccountRisk, now: datetime, realized: Decimal) -> AccountRi
     today = now.date()
     if state.day == today:
         return state
-    return state.model_copy(update={"day": today, "realized_at_day_start": realized})
+    return updated(state, day=today, realized_at_day_start=realized)
 
 
 def _failure(
@@ -283,7 +284,7 @@ def check_order(
     keep = limits.max_orders_per_second or RECENT_KEPT
     recent = tuple(sorted(t for t in account.recent_orders if now - t < RATE_WINDOW)[-keep:])
     if failed is not None:
-        account = account.model_copy(update={"recent_orders": recent})
+        account = updated(account, recent_orders=recent)
         return RiskDecision(False, account, rejected_event(order, *failed))
-    account = account.model_copy(update={"recent_orders": (*recent, now)})
+    account = updated(account, recent_orders=(*recent, now))
     return RiskDecision(True, account, None)

@@ -30,6 +30,7 @@ from decimal import Decimal
 from app.order_state import OrderStatus
 from app.trading.events import OrderEvent, ReasonCode, fill_event, rejected_event, status_event
 from app.trading.orders import TradingOrder, WorkingOrder
+from app.trusted import updated
 from app.venues.base import VenueEvent
 
 ZERO = Decimal(0)
@@ -68,9 +69,7 @@ def on_venue_event(
     code, default = close
     if event.reason_code is not None:
         code = ReasonCode(event.reason_code.value)
-    done = state.model_copy(
-        update={"status": event.status, "events": state.events + 1, "updated_at": event.event_time}
-    )
+    done = updated(state, status=event.status, events=state.events + 1, updated_at=event.event_time)
     return done, (status_event(done, event.event_time, code, event.reason or default),)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.models import Fill, OrderType, Side, TimeInForce
 from app.order_state import OrderStatus
 from app.trading.events import OrderEvent
-from app.trusted import trusted
+from app.trusted import trusted, updated
 
 ID = "3b8f2a4e-1c2d-5e6f-8a9b-0c1d2e3f4a5b"
 AT = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
@@ -84,6 +84,26 @@ def test_trusted_makes_what_model_construct_makes(
         == theirs.model_dump_json()
         == cls.model_validate(values).model_dump_json()
     )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"seq": 3}, {"status": OrderStatus.CANCELLED, "reason": "gone", "seq": 3}, {}],
+)
+def test_updated_makes_what_model_copy_makes(changes: dict[str, Any]) -> None:
+    """Fails when a pydantic upgrade changes what ``model_copy`` makes."""
+    values = _event_values()
+    for base in (OrderEvent.model_validate(values), trusted(OrderEvent, **values)):
+        ours, theirs = updated(base, **changes), base.model_copy(update=changes)
+        assert ours == theirs
+        assert list(vars(ours).items()) == list(vars(theirs).items())
+        assert ours.model_fields_set == theirs.model_fields_set
+        assert ours.__pydantic_extra__ == theirs.__pydantic_extra__
+        assert ours.__pydantic_private__ == theirs.__pydantic_private__
+        assert ours.model_dump_json() == theirs.model_dump_json()
+        assert vars(base) == vars(OrderEvent.model_validate(_event_values()))  # untouched
+    with pytest.raises(TypeError, match="no field colour"):
+        updated(base, colour="red")
 
 
 def test_unknown_and_missing_fields_are_refused() -> None:
