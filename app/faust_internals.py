@@ -84,6 +84,19 @@ def set_persisted_offset(table: Any, partition: int, offset: int) -> None:
     table.data.set_persisted_offset(TP(topic, partition), offset)
 
 
+def generation_of(event: EventT[Any]) -> int | None:
+    """The consumer generation (rebalance) ``event``'s record was fetched in (None: not
+    fetched by a consumer)."""
+    generation: int | None = event.message.generation_id
+    return generation
+
+
+def current_generation(app: Any) -> int | None:
+    """The consumer generation now: it changes with every rebalance."""
+    generation: int | None = app.consumer_generation_id
+    return generation
+
+
 IDLE_TURNS = 20
 """Event loop turns without a new record that end a batch."""
 

@@ -8,6 +8,10 @@ record the position has already passed as seen (a copy of a fill, at any distanc
 two are separate changelog records, so a crash can leave one behind the other (a recovery
 that replays an older position record): the redelivered record then brings the one
 behind up to date, and is a no-op for the other.
+
+The orders agent applies the fills it produced itself once they are acknowledged, where
+every record before them is applied (``app.tables.applied_fills``); a record at or below
+that marker is skipped here without being decoded.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ from faust.types import EventT
 from app import order_state
 from app.agents import BATCH_RECORDS, dead_letter
 from app.errors import AtStreamError, DecodeError
-from app.faust_internals import batches
+from app.faust_internals import batches, generation_of
 from app.logs import fields
 from app.main import app, fills_topic
 from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
 from app.positions import Position
-from app.tables import order_states, positions
+from app.tables import applied_fills, order_states, positions
 from app.tables.batch import PartitionWrites
 from app.topics import correlation_of, decode_keyed
 
@@ -42,6 +46,13 @@ async def process_fills(stream: StreamT[bytes]) -> None:
 
 
 async def _process(events: list[EventT[bytes]]) -> None:
+    async with applied_fills.lock:
+        bad = await _apply(events)
+    await asyncio.gather(*[await dead_letter(event, reason) for event, reason in bad])
+
+
+async def _apply(events: list[EventT[bytes]]) -> list[tuple[EventT[bytes], str]]:
+    """Apply the batch's fills; returns the records to dead-letter, with the reason."""
     writes = PartitionWrites()
     bad: list[tuple[EventT[bytes], str]] = []
     applied_count = duplicates = 0
@@ -49,8 +60,14 @@ async def _process(events: list[EventT[bytes]]) -> None:
     # a position is decoded once per batch and encoded once, after its last fill in it
     held: dict[tuple[int, bytes], Position | None] = {}
     changed: dict[tuple[int, bytes], None] = {}  # in first-change order
+    handled: dict[tuple[int, int | None], int] = {}  # (partition, generation) -> last offset
     for event in events:  # no await in here: the tables are read and staged as one
         partition = event.message.partition  # the position's and order state's partition
+        generation, offset = generation_of(event), event.message.offset
+        handled[partition, generation] = offset
+        last = applied_fills.through(partition, generation)
+        if last is not None and offset <= last:
+            continue  # the orders agent applied it
         key = (partition, cast(bytes, event.key))
         try:
             fill = decode_keyed(Fill, topic, event.key, event.value)
@@ -58,7 +75,6 @@ async def _process(events: list[EventT[bytes]]) -> None:
             state = order_states.get_in(writes, partition, fill.order_id)
             if state is None:
                 state = order_state.from_fill(fill, cid)
-            offset = event.message.offset
             if key not in held:
                 held[key] = positions.get_in(writes, partition, key[1])
             position, applied, new_state = order_state.apply_fill_record(
@@ -83,8 +99,10 @@ async def _process(events: list[EventT[bytes]]) -> None:
         positions.stage(writes, where[0], cast(Position, held[where]))
     writes.write_local()
     await writes.send(app.producer)
-    await asyncio.gather(*[await dead_letter(event, reason) for event, reason in bad])
+    for (partition, generation), offset in handled.items():
+        applied_fills.advance(partition, generation, offset)
     if applied_count:
         EVENTS_APPLIED.labels(table="positions").inc(applied_count)
     if duplicates:
         DUPLICATES.labels(topic="fills").inc(duplicates)
+    return bad

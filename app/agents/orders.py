@@ -10,6 +10,10 @@ events with the same ids (the consumers drop the copies). A record whose effects
 says its events are in the log already (a replay after ``at-stream reset``) is applied to
 the state and produces nothing.
 
+Once its fills are acknowledged, the batch applies them to their positions and order
+states itself where every earlier record of their ``fills`` partition is applied
+(``app.tables.applied_fills``): the fills agent then skips them without decoding them.
+
 With an external venue (``AT_STREAM_VENUE=alpaca``) an order that passes risk is
 submitted to it after the batch's pure step, one at a time in log order, and the answer's
 event (accepted or rejected) joins the record's; later events of the order come back on
@@ -29,13 +33,15 @@ from app import order_state
 from app.agents import BATCH_RECORDS, Ack, dead_letter
 from app.errors import AtStreamError, DecodeError
 from app.execution import load_engine
-from app.faust_internals import batches, in_event
+from app.faust_internals import batches, current_generation, generation_of, in_event
 from app.logs import fields
 from app.main import app, fills_topic, order_events_topic, orders_topic, settings
-from app.metrics import DUPLICATES, EVENTS_EMITTED, observe_signal_to_fill
+from app.metrics import DUPLICATES, EVENTS_APPLIED, EVENTS_EMITTED, observe_signal_to_fill
+from app.models import Fill
 from app.order_state import OrderState, OrderStatus
 from app.outbox import Outbox
-from app.tables import order_states
+from app.positions import Position
+from app.tables import applied_fills, order_states, positions
 from app.tables.batch import PartitionWrites
 from app.tables.books import PartitionStore
 from app.tables.effects import Watermark
@@ -96,6 +102,7 @@ async def _process(events: list[EventT[bytes]]) -> None:
         store.flush()
     sent: list[tuple[EventT[bytes], list[Ack]]] = []
     fills: list[tuple[Ack, float]] = []
+    own: list[OwnFill] = []
     out = Outbox()
     names = order_events_topic.get_topic_name(), fills_topic.get_topic_name()
     for event, caused, submitted in applied:
@@ -104,21 +111,28 @@ async def _process(events: list[EventT[bytes]]) -> None:
             continue
         acks: list[Ack] = []
         for e in caused:
-            acks.extend(_send(out, names, e))
+            acks.extend(_send(out, names, e, event, own))
             if e.is_fill and submitted is not None:
                 fills.append((acks[-1], submitted))
         sent.append((event, acks))
     await out.send(app.producer)
     dead = [await dead_letter(event, reason) for event, reason in bad]
     await asyncio.gather(*dead, *(a for _, acks in sent for a in acks))  # raises: nothing acked
-    states: dict[tuple[int, str], OrderState | None] = {}
-    changed: dict[tuple[int, str], None] = {}  # in first-change order
-    for event, caused, _ in applied:  # no await from here to write_local
-        _order_states(writes, states, changed, event, caused)
-    for where in changed:  # each once, in its last state
-        order_states.stage(writes, where[0], cast(OrderState, states[where]))
-    writes.write_local()
-    await writes.send(app.producer)
+    async with applied_fills.lock:  # no await from here to write_local
+        states: dict[tuple[int, str], OrderState | None] = {}
+        changed: dict[tuple[int, str], None] = {}  # in first-change order
+        for event, caused, _ in applied:
+            _order_states(writes, states, changed, event, caused)
+        generation = generation_of(events[0])
+        taken: dict[int, int] = {}
+        if current_generation(app) == generation:
+            taken = _apply_own_fills(writes, states, changed, own, generation)
+        for where in changed:  # each once, in its last state
+            order_states.stage(writes, where[0], cast(OrderState, states[where]))
+        writes.write_local()
+        await writes.send(app.producer)
+        for partition, offset in taken.items():
+            applied_fills.advance(partition, generation, offset)
     for event, acks in sent:
         with in_event(event):
             marks.track(event, acks)
@@ -147,15 +161,82 @@ async def _at_venue(
             applied[i] = (event, caused, submitted)
 
 
-def _send(out: Outbox, names: tuple[str, str], caused: OrderEvent) -> list[Ack]:
+OwnFill = tuple[EventT[bytes], OrderEvent, Fill, Ack]
+"""A fill the batch produced: its ``orders`` record, its event, the fill, its ack."""
+
+
+def _send(
+    out: Outbox,
+    names: tuple[str, str],
+    caused: OrderEvent,
+    event: EventT[bytes],
+    own: list[OwnFill],
+) -> list[Ack]:
     """Queue one lifecycle event on ``names[0]`` (order-events), and its fill on
-    ``names[1]`` (fills) if it is one; returns their acks."""
+    ``names[1]`` (fills) if it is one (noted in ``own``); returns their acks."""
     headers = derived_headers(caused.correlation_id, caused.order_id)
     key = caused.key
     acks: list[Ack] = [out.add(names[0], key, caused.dumps(), headers)]
     if caused.is_fill:
-        acks.append(out.add(names[1], key, to_fill(caused).dumps(), headers))
+        fill = to_fill(caused)
+        acks.append(out.add(names[1], key, fill.dumps(), headers))
+        own.append((event, caused, fill, acks[-1]))
     return acks
+
+
+def _apply_own_fills(
+    writes: PartitionWrites,
+    states: dict[tuple[int, str], OrderState | None],
+    changed: dict[tuple[int, str], None],
+    own: list[OwnFill],
+    generation: int | None,
+) -> dict[int, int]:
+    """Apply the batch's acknowledged fills, and those earlier batches left, to their
+    positions and order states (into ``states``), as the fills agent would, where they
+    continue their partition's applied records (``applied_fills.continuing``); returns
+    the last offset applied per partition. A fill on another partition than its order's
+    is left to the fills agent; one that does not apply waits, with every later one of
+    its partition, until the fills agent has handled it."""
+    new: dict[int, list[applied_fills.Own]] = {}
+    for event, caused, fill, ack in own:
+        meta = cast(asyncio.Future[Any], ack).result()
+        if meta.partition == event.message.partition:  # the tables this batch holds
+            own_fill = applied_fills.Own(meta.offset, caused.key, caused.correlation_id, fill)
+            new.setdefault(meta.partition, []).append(own_fill)
+    taken: dict[int, int] = {}
+    held: dict[tuple[int, bytes], Position | None] = {}
+    moved: dict[tuple[int, bytes], None] = {}  # in first-change order
+    count = 0
+    for partition, fills in applied_fills.waiting(generation, new).items():
+        last = applied_fills.through(partition, generation)
+        for i in applied_fills.continuing(last, [f.offset for f in fills]):
+            offset, key_bytes, cid, fill = fills[i]
+            where, key = (partition, fill.order_id), (partition, key_bytes)
+            if where not in states:
+                states[where] = order_states.get_in(writes, partition, fill.order_id)
+            state = states[where] or order_state.from_fill(fill, cid)
+            if key not in held:
+                held[key] = positions.get_in(writes, partition, key_bytes)
+            try:
+                position, applied, after = order_state.apply_fill_record(
+                    held[key], state, fill, offset
+                )
+            except AtStreamError:
+                break  # the fills agent applies it (or dead-letters it) first
+            if applied:
+                held[key], moved[key] = position, None
+                count += 1
+            if after is not state:
+                states[where], changed[where] = after, None
+            taken[partition] = offset
+        done = taken.get(partition, last)
+        rest = fills if done is None else [f for f in fills if f.offset > done]
+        applied_fills.keep_waiting(partition, generation, rest)
+    for key in moved:
+        positions.stage(writes, key[0], cast(Position, held[key]))
+    if count:
+        EVENTS_APPLIED.labels(table="positions").inc(count)
+    return taken
 
 
 def _order_states(

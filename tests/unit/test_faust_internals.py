@@ -88,6 +88,13 @@ def test_in_event_is_faust_current_event() -> None:
     assert current_event() is None
 
 
+def test_generations_are_faust_message_and_app_generation_ids() -> None:
+    assert faust_internals.generation_of(_event(None, 0, 1, generation=7)) == 7
+    assert faust_internals.current_generation(SimpleNamespace(consumer_generation_id=8)) == 8
+    app = faust.App("at-stream-generation-test")
+    assert faust_internals.current_generation(app) == app.consumer_generation_id
+
+
 def _fake_stream(queue: ThrowableQueue[Any], generation: int = 1) -> Any:
     unacked: set[Message] = set()
 
