@@ -39,6 +39,13 @@ _SIGNED = re.compile(SIGNED_DECIMAL, re.ASCII)
 
 def plain(value: Decimal) -> str:
     """``value`` in plain notation (never an exponent), its places kept; ``-0`` is ``0``."""
+    text = str(value)  # plain already unless it has an exponent (or is not finite, or -0)
+    if "E" not in text and "N" not in text and "I" not in text and not text.startswith("-0"):
+        return text
+    return _plain(value)
+
+
+def _plain(value: Decimal) -> str:
     if not value.is_finite():
         raise ValueError("a decimal must be finite")
     if value.is_zero():

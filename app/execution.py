@@ -22,6 +22,7 @@ from app.trading.engine import Engine
 from app.trading.intents import Route, Routes, load_routes, routed_order_id
 from app.trading.risk import RiskConfig, load_risk_config
 from app.trading.venue_config import VenueConfig, load_simulator_config
+from app.trusted import trusted, updated
 
 ZERO = Decimal(0)
 
@@ -70,16 +71,14 @@ def commands_for(signal: Signal, routes: Routes) -> tuple[list[Command], list[st
         order_id = routed_order_id(signal.signal_id, route.account, routed)
         key = f"{route.account}|{signal.symbol}".encode()
         if signal.intent is Intent.ORDER:
-            order = order_for(signal)
+            order = order_for(signal, order_id)
             if routed:
                 assert signal.quantity is not None  # validated: an order intent has one
                 quantity = _scaled(signal.quantity, route)
                 if quantity <= 0:
                     skipped.append(f"{route.account}: {signal.quantity} x {route.multiplier} is 0")
                     continue
-                order = order.model_copy(
-                    update={"order_id": order_id, "account": route.account, "quantity": quantity}
-                )
+                order = updated(order, account=route.account, quantity=quantity)
             out.append(Command(Kind.ORDER, key, order))
             continue
         target = ZERO
@@ -106,12 +105,14 @@ def commands_for(signal: Signal, routes: Routes) -> tuple[list[Command], list[st
     return out, skipped
 
 
-def order_for(signal: Signal) -> Order:
-    """The one order an ``order`` signal causes on its own account; same signal, same
-    order, byte for byte."""
+def order_for(signal: Signal, order_id: str | None = None) -> Order:
+    """The one order an ``order`` signal causes on its own account (``order_id``: its id
+    if known, else the signal's own order id); same signal, same order, byte for byte.
+    Built from the validated signal's fields (the same types): not validated again."""
     assert signal.side is not None and signal.quantity is not None  # an order intent
-    return Order(
-        order_id=order_id_for(signal.signal_id),
+    return trusted(
+        Order,
+        order_id=order_id or order_id_for(signal.signal_id),
         signal_id=signal.signal_id,
         account=signal.account,
         strategy=signal.strategy,

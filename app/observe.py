@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY
 
 from app.main import app, settings
@@ -25,6 +25,7 @@ from app.metrics import (
     DUPLICATES,
     TABLE_KEYS,
 )
+from app.sensors import SeriesCachingMonitor
 from app.tables import size_estimate
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,12 @@ log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
 _reported: set[tuple[str, str]] = set()
 
+
 # Faust's own sensors (messages, events, commits, sends, rebalances, table ops), under the
 # fixed prefix ``faust_`` (not the app id, so dashboards work for every deployment),
 # served by our /metrics with the rest of the default registry.
 if settings.faust_sensors:
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+    app.monitor = SeriesCachingMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 
 # Series that exist from the start, so rates and alerts see a 0 rather than nothing.
 for _topic in (settings.signals_topic, settings.orders_topic, settings.fills_topic):

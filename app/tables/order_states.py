@@ -1,6 +1,7 @@
 """Order state by order id: changelog-backed RocksDB table.
 
-Written by the orders agent (accepted) and the fills agent (fills applied). Orders and
+Written by the orders agent (its lifecycle events, and the fills it produced:
+``app.tables.applied_fills``) and the fills agent (the other fills). Orders and
 fills of one order share the key ``account|symbol``, so both events of an order land on
 the same partition number and the entry's changelog partition is that of its events.
 """

@@ -1,6 +1,7 @@
 """Positions by ``account|symbol`` (netting mode): changelog-backed RocksDB table.
 
-Written only by the fills agent, through its batch's ``PartitionWrites``, in the partition
+Written by the fills agent, and by the orders agent for the fills it produced
+(``app.tables.applied_fills``), through their batch's ``PartitionWrites``, in the partition
 of the fill, whose key is the same ``account|symbol``.
 """
 

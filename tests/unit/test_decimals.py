@@ -55,6 +55,18 @@ def test_plain_never_writes_an_exponent(value: Decimal, text: str) -> None:
     assert plain(value) == text
 
 
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_property_plain_is_fixed_point_notation(value: Decimal) -> None:
+    """The fast path (``str``) and fixed-point formatting agree on every finite decimal."""
+    assert plain(value) == format(value.copy_abs() if value.is_zero() else value, "f")
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "-Infinity"])
+def test_plain_refuses_what_is_not_finite(value: str) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        plain(Decimal(value))
+
+
 @pytest.mark.parametrize(
     "text", ["10", "0.5", "0.50", "0.000000000001", "9999999999999999.999999999999", "1.0"]
 )

@@ -89,6 +89,23 @@ def test_order_for_does_not_depend_on_the_wall_clock() -> None:
     assert order_for(signal).created_at == signal.received_at
 
 
+@pytest.mark.parametrize(
+    "signal",
+    [
+        _signal(),
+        _limit_signal(price="190", time_in_force="ioc"),
+        _signal(order_type="stop_limit", limit_price="186.5", stop_price="186.75", side="sell"),
+        _signal(quantity="0.000000000001", price="9999999999999999"),
+    ],
+)
+def test_order_for_builds_what_validation_would(signal: Signal) -> None:
+    """order_for does not validate again: what it builds is what validating its fields
+    gives, to the byte (fails when Signal accepts a value that Order refuses)."""
+    order = order_for(signal)
+    again = Order.model_validate(order.model_dump())
+    assert order == again and order.dumps() == again.dumps()
+
+
 def test_different_signals_give_different_orders() -> None:
     a = order_for(_signal())
     b = order_for(_signal(signal_id=signal_id_for(b"other")))
@@ -229,3 +246,11 @@ def test_property_pipeline_is_deterministic_and_prices_right(signal: Signal) -> 
     assert fill.quantity == signal.quantity
     assert fill.fill_id == fill_id_for(order_id_for(signal.signal_id))
     assert Fill.model_validate_json(fill.dumps()).dumps() == fill.dumps()
+
+
+@PROPERTY
+@given(signal=_signals())
+def test_property_order_for_builds_what_validation_would(signal: Signal) -> None:
+    order = order_for(signal)
+    assert Order.model_validate_json(order.dumps()).dumps() == order.dumps()
+    assert Order.model_validate(order.model_dump()) == order
