@@ -46,6 +46,10 @@ Progress = Callable[[int, int, float], None]
 """``progress(done, todo, elapsed)``: called after every batch read."""
 
 
+CREATE_TIMEOUT = 30.0
+"""Seconds the positions changelog may take to show in the broker's metadata."""
+
+
 class RebuildError(AtStreamError):
     """The positions could not be rebuilt (the reset itself is done: a worker started
     now rebuilds them from ``fills`` through its agents, slowly)."""
@@ -183,10 +187,7 @@ async def write_positions(
             settings.topic_replication_factor,
             topic_configs={"cleanup.policy": "compact"},
         )
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([new])
-        if topic not in await admin.list_topics():
-            raise RebuildError(f"{topic} could not be created")
+        await ensure_topic(admin, new)
     finally:
         await admin.close()
     producer = AIOKafkaProducer(
@@ -205,6 +206,23 @@ async def write_positions(
         return len(acks)
     finally:
         await producer.stop()
+
+
+async def ensure_topic(admin: Any, new: NewTopic, timeout: float = CREATE_TIMEOUT) -> None:
+    """Create ``new`` unless it exists, and wait until the broker's metadata shows it.
+
+    Right after the reset deleted the old changelog, a create can meet it still marked
+    for deletion (already exists), and a created topic can be missing from the metadata
+    for a moment (seen under load, 2026-12-04): so create again until it is listed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics([new])
+        if new.name in await admin.list_topics():
+            return
+        if time.monotonic() > deadline:
+            raise RebuildError(f"{new.name} could not be created within {timeout:.0f}s")
+        await asyncio.sleep(0.25)
 
 
 async def rebuild_positions(

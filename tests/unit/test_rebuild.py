@@ -6,7 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
+from aiokafka.admin import NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +19,7 @@ from app.errors import AtStreamError
 from app.models import Fill, Side
 from app.order_state import OrderState
 from app.positions import Position, apply_fill
-from app.rebuild import PartitionRebuild
+from app.rebuild import PartitionRebuild, RebuildError, ensure_topic
 from app.topics import CORRELATION_HEADER
 
 T0 = datetime(2026, 12, 1, 14, 30, tzinfo=UTC)
@@ -123,3 +127,37 @@ def test_the_same_positions_as_the_fills_agent(records: list[tuple[int, int, int
     ]
     part = rebuilt(*((KEY, f.dumps()) for f in fills))
     assert part.positions.get(KEY) == _agent(fills)
+
+
+class _Admin:
+    """What ``ensure_topic`` asks of aiokafka's admin client: the broker's answers as
+    seen after a reset, scripted (a unit test of the retry, not of Kafka)."""
+
+    def __init__(self, creates: list[Exception | None], listed_after: int) -> None:
+        self.creates, self.listed_after = creates, listed_after
+        self.created = self.listed = 0
+
+    async def create_topics(self, topics: list[NewTopic]) -> Any:
+        self.created += 1
+        answer = self.creates.pop(0) if self.creates else TopicAlreadyExistsError()
+        if answer is not None:
+            raise answer
+        return None
+
+    async def list_topics(self) -> list[str]:
+        self.listed += 1
+        return ["t"] if self.listed > self.listed_after else []
+
+
+async def test_ensure_topic_waits_until_the_topic_is_listed() -> None:
+    still_deleting = TopicAlreadyExistsError()  # the old changelog, marked for deletion
+    admin = _Admin([still_deleting, still_deleting, None], listed_after=3)
+    await ensure_topic(admin, NewTopic("t", 4, 1), timeout=10)
+    assert admin.created == 4 and admin.listed == 4
+
+
+async def test_ensure_topic_gives_up_with_a_clear_error() -> None:
+    admin = _Admin([None], listed_after=10**9)
+    with pytest.raises(RebuildError, match="t could not be created within 0s"):
+        await ensure_topic(admin, NewTopic("t", 4, 1), timeout=0.3)
+    assert admin.listed >= 2
