@@ -15,23 +15,23 @@ import faust
 log = logging.getLogger(__name__)
 
 
-GC_THRESHOLDS = (50_000, 20, 20)
+GC_THRESHOLDS = (10_000, 20, 20)
 
 
 def tune_gc() -> None:
-    """Freeze what start-up made and collect the youngest generation every 50,000 objects.
+    """Freeze what start-up made and collect the youngest generation every 10,000 objects.
 
     The worker holds ~150,000 tracked objects once started (Faust, aiokafka, pydantic
     models), and CPython's default thresholds (700, 10, 10) had it collect ~1,500 times
     per 20,000 chain signals, 17 of them full collections of ~70 ms: 1.8 s of GC, about a
     ninth of the worker's CPU. Frozen start-up objects are never scanned again (they are
-    still freed by reference counting), and fewer young collections cost less in all: a
-    young collection scans what is alive, and an agent's batch keeps ~20,000 objects
-    alive until it is done (a threshold below that scans each batch's objects twice or
-    more). Measured (``bench --quick --only chain``, GC time by ``gc.callbacks``): default
-    1.8 s per 20,000 signals; 10,000: 1.44 s of young collections per 100,000 signals
-    (3.6 ms each); 50,000: 0.34 s (1.6 ms each). ``AT_STREAM_GC_TUNING=false`` keeps
-    CPython's defaults.
+    still freed by reference counting), and fewer young collections cost less in all.
+    Measured (``bench --quick --only chain``, GC time by ``gc.callbacks``): default 1.8 s
+    per 20,000 signals; 10,000: 1.44 s of young collections per 100,000 signals (3.6 ms
+    each: an agent's batch keeps ~20,000 objects alive until it is done). 50,000 cut that
+    to 0.34 s, but in the full bench of 2026-12-04 (with it) the worker's RSS under the
+    e2e load reached 350 MB, past the 300 MB goal (289 MB at 10,000): kept at 10,000.
+    ``AT_STREAM_GC_TUNING=false`` keeps CPython's defaults.
     """
     gc.collect()
     gc.freeze()

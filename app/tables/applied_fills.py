@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from app.models import Fill
 
-MAX_WAITING = 5_000
+MAX_WAITING = 1_000
 """The most acknowledged fills of one partition kept for the orders agent's next batch."""
 
 lock = asyncio.Lock()

@@ -59,7 +59,7 @@ def test_tune_gc_freezes_start_up_and_raises_the_thresholds() -> None:
         "import gc\n"
         "from app.worker import GC_THRESHOLDS, tune_gc\n"
         "tune_gc()\n"
-        "assert gc.get_threshold() == GC_THRESHOLDS == (50_000, 20, 20), gc.get_threshold()\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS == (10_000, 20, 20), gc.get_threshold()\n"
         "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
     )
     done = subprocess.run(
