@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
 _reported: set[tuple[str, str]] = set()
 
-
 # Faust's own sensors (messages, events, commits, sends, rebalances, table ops), under the
 # fixed prefix ``faust_`` (not the app id, so dashboards work for every deployment),
 # served by our /metrics with the rest of the default registry.

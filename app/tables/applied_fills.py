@@ -76,13 +76,17 @@ def advance(partition: int, generation: int | None, offset: int) -> None:
 def waiting(generation: int | None, new: dict[int, list[Own]]) -> dict[int, list[Own]]:
     """Per partition, the fills earlier batches left (of this generation), then ``new``,
     in offset order."""
-    out = {p: sorted(fills) for p, fills in new.items()}
+    out = {p: sorted(fills, key=_offset) for p, fills in new.items()}
     for partition, (known, older) in list(_waiting.items()):
         if known != generation:
             del _waiting[partition]
         else:
             out[partition] = [*older, *out.get(partition, ())]
     return out
+
+
+def _offset(fill: Own) -> int:
+    return fill.offset
 
 
 def keep_waiting(partition: int, generation: int | None, fills: list[Own]) -> None:
