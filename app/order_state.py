@@ -252,7 +252,6 @@ def apply_fill(state: OrderState, fill: Fill, offset: int | None = None) -> tupl
         ),
         updated_at=fill.filled_at,
     )
-
     return new, True
 
 

@@ -23,7 +23,6 @@ from typing import cast
 from faust import StreamT
 from faust.types import EventT
 
-from app import order_state
 from app.agents import BATCH_RECORDS, dead_letter
 from app.errors import AtStreamError, DecodeError
 from app.faust_internals import batches, generation_of
@@ -31,9 +30,9 @@ from app.logs import fields
 from app.main import app, fills_topic
 from app.metrics import DUPLICATES, EVENTS_APPLIED
 from app.models import Fill
-from app.positions import Position
-from app.tables import applied_fills, order_states, positions
+from app.tables import applied_fills
 from app.tables.batch import PartitionWrites
+from app.tables.fill_step import FillStep
 from app.topics import correlation_of, decode_keyed
 
 log = logging.getLogger(__name__)
@@ -55,11 +54,9 @@ async def _apply(events: list[EventT[bytes]]) -> list[tuple[EventT[bytes], str]]
     """Apply the batch's fills; returns the records to dead-letter, with the reason."""
     writes = PartitionWrites()
     bad: list[tuple[EventT[bytes], str]] = []
-    applied_count = duplicates = 0
+    duplicates = 0
     topic = fills_topic.get_topic_name()
-    # a position is decoded once per batch and encoded once, after its last fill in it
-    held: dict[tuple[int, bytes], Position | None] = {}
-    changed: dict[tuple[int, bytes], None] = {}  # in first-change order
+    step = FillStep(writes)  # each position and order state decoded and encoded once
     handled: dict[tuple[int, int | None], int] = {}  # (partition, generation) -> last offset
     for event in events:  # no await in here: the tables are read and staged as one
         partition = event.message.partition  # the position's and order state's partition
@@ -68,41 +65,26 @@ async def _apply(events: list[EventT[bytes]]) -> list[tuple[EventT[bytes], str]]
         last = applied_fills.through(partition, generation)
         if last is not None and offset <= last:
             continue  # the orders agent applied it
-        key = (partition, cast(bytes, event.key))
         try:
             fill = decode_keyed(Fill, topic, event.key, event.value)
             cid = correlation_of(event.headers)
-            state = order_states.get_in(writes, partition, fill.order_id)
-            if state is None:
-                state = order_state.from_fill(fill, cid)
-            if key not in held:
-                held[key] = positions.get_in(writes, partition, key[1])
-            position, applied, new_state = order_state.apply_fill_record(
-                held[key], state, fill, offset
-            )
+            applied = step.apply(partition, cast(bytes, event.key), fill, offset, cid)
         except DecodeError as exc:
             bad.append((event, exc.reason))
             continue
         except AtStreamError as exc:  # mismatch, overfill, a transition that cannot be
             bad.append((event, f"{type(exc).__name__}: {exc}"))
             continue
-        if applied:
-            held[key] = position
-            changed[key] = None
-            applied_count += 1
-        else:
+        if not applied:
             duplicates += 1
-        if new_state is not state:
-            order_states.stage(writes, partition, new_state)
         log.debug("fill applied", extra=fields(correlation_id=cid, fill_id=fill.fill_id))
-    for where in changed:
-        positions.stage(writes, where[0], cast(Position, held[where]))
+    step.stage()
     writes.write_local()
     await writes.send(app.producer)
     for (partition, generation), offset in handled.items():
         applied_fills.advance(partition, generation, offset)
-    if applied_count:
-        EVENTS_APPLIED.labels(table="positions").inc(applied_count)
+    if step.applied:
+        EVENTS_APPLIED.labels(table="positions").inc(step.applied)
     if duplicates:
         DUPLICATES.labels(topic="fills").inc(duplicates)
     return bad

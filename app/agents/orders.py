@@ -40,11 +40,11 @@ from app.metrics import DUPLICATES, EVENTS_APPLIED, EVENTS_EMITTED, observe_sign
 from app.models import Fill
 from app.order_state import OrderState, OrderStatus
 from app.outbox import Outbox
-from app.positions import Position
-from app.tables import applied_fills, order_states, positions
+from app.tables import applied_fills, order_states
 from app.tables.batch import PartitionWrites
 from app.tables.books import PartitionStore
 from app.tables.effects import Watermark
+from app.tables.fill_step import FillStep
 from app.topics import correlation_of, derived_headers
 from app.trading import engine as execution
 from app.trading.commands import decode_command
@@ -119,16 +119,14 @@ async def _process(events: list[EventT[bytes]]) -> None:
     dead = [await dead_letter(event, reason) for event, reason in bad]
     await asyncio.gather(*dead, *(a for _, acks in sent for a in acks))  # raises: nothing acked
     async with applied_fills.lock:  # no await from here to write_local
-        states: dict[tuple[int, str], OrderState | None] = {}
-        changed: dict[tuple[int, str], None] = {}  # in first-change order
+        step = FillStep(writes)  # its order states: the lifecycle events' too
         for event, caused, _ in applied:
-            _order_states(writes, states, changed, event, caused)
+            _order_states(writes, step.states, step.changed, event, caused)
         generation = generation_of(events[0])
         taken: dict[int, int] = {}
         if current_generation(app) == generation:
-            taken = _apply_own_fills(writes, states, changed, own, generation)
-        for where in changed:  # each once, in its last state
-            order_states.stage(writes, where[0], cast(OrderState, states[where]))
+            taken = _apply_own_fills(step, own, generation)
+        step.stage()  # each position and order state once, in its last state
         writes.write_local()
         await writes.send(app.producer)
         for partition, offset in taken.items():
@@ -184,19 +182,13 @@ def _send(
     return acks
 
 
-def _apply_own_fills(
-    writes: PartitionWrites,
-    states: dict[tuple[int, str], OrderState | None],
-    changed: dict[tuple[int, str], None],
-    own: list[OwnFill],
-    generation: int | None,
-) -> dict[int, int]:
-    """Apply the batch's acknowledged fills, and those earlier batches left, to their
-    positions and order states (into ``states``), as the fills agent would, where they
-    continue their partition's applied records (``applied_fills.continuing``); returns
-    the last offset applied per partition. A fill on another partition than its order's
-    is left to the fills agent; one that does not apply waits, with every later one of
-    its partition, until the fills agent has handled it."""
+def _apply_own_fills(step: FillStep, own: list[OwnFill], generation: int | None) -> dict[int, int]:
+    """Apply the batch's acknowledged fills, and those earlier batches left, with the
+    fills agent's ``step``, where they continue their partition's applied records
+    (``applied_fills.continuing``); returns the last offset applied per partition. A fill
+    on another partition than its order's is left to the fills agent; one that does not
+    apply waits, with every later one of its partition, until the fills agent has
+    handled it."""
     new: dict[int, list[applied_fills.Own]] = {}
     for event, caused, fill, ack in own:
         meta = cast(asyncio.Future[Any], ack).result()
@@ -204,38 +196,20 @@ def _apply_own_fills(
             own_fill = applied_fills.Own(meta.offset, caused.key, caused.correlation_id, fill)
             new.setdefault(meta.partition, []).append(own_fill)
     taken: dict[int, int] = {}
-    held: dict[tuple[int, bytes], Position | None] = {}
-    moved: dict[tuple[int, bytes], None] = {}  # in first-change order
-    count = 0
     for partition, fills in applied_fills.waiting(generation, new).items():
         last = applied_fills.through(partition, generation)
         for i in applied_fills.continuing(last, [f.offset for f in fills]):
-            offset, key_bytes, cid, fill = fills[i]
-            where, key = (partition, fill.order_id), (partition, key_bytes)
-            if where not in states:
-                states[where] = order_states.get_in(writes, partition, fill.order_id)
-            state = states[where] or order_state.from_fill(fill, cid)
-            if key not in held:
-                held[key] = positions.get_in(writes, partition, key_bytes)
+            offset, key, cid, fill = fills[i]
             try:
-                position, applied, after = order_state.apply_fill_record(
-                    held[key], state, fill, offset
-                )
+                step.apply(partition, key, fill, offset, cid)
             except AtStreamError:
                 break  # the fills agent applies it (or dead-letters it) first
-            if applied:
-                held[key], moved[key] = position, None
-                count += 1
-            if after is not state:
-                states[where], changed[where] = after, None
             taken[partition] = offset
         done = taken.get(partition, last)
         rest = fills if done is None else [f for f in fills if f.offset > done]
         applied_fills.keep_waiting(partition, generation, rest)
-    for key in moved:
-        positions.stage(writes, key[0], cast(Position, held[key]))
-    if count:
-        EVENTS_APPLIED.labels(table="positions").inc(count)
+    if step.applied:
+        EVENTS_APPLIED.labels(table="positions").inc(step.applied)
     return taken
 
 
