@@ -179,6 +179,13 @@ class Settings(BaseSettings):
     )
     audit_sink: bool = Field(True, description="Run the audit sink in the worker.")
     audit_batch_records: int = Field(2000, ge=1, le=100_000)
+    audit_linger_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="How long the audit sink's fetches wait for records to gather "
+        "(1 MiB ends the wait sooner): a fetch and a transaction per linger, not per record.",
+    )
     audit_retention_days: float | None = Field(
         None, gt=0, description="Keep audit records this many days (unset: forever)."
     )

@@ -436,3 +436,46 @@ async def test_retention_job_deletes_what_expired(audit: Audit) -> None:
             await asyncio.sleep(0.5)
     assert (topic, fresh.partition, fresh.offset) in have and deleted >= 1
     assert (topic, old.partition, old.offset) not in have
+
+
+async def test_records_trickling_in_are_stored_a_linger_at_a_time(
+    kafka: str, tmp_path: Path
+) -> None:
+    """Signals one every 25 ms for a second: the sink's fetches wait for records to
+    gather (``AT_STREAM_AUDIT_LINGER_SECONDS``), so their ~200 records take a few
+    transactions, not one per poll (with the broker answering each fetch at its first
+    byte it was one or more per signal), and every offset is still stored once."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    worker = Worker.launch(kafka, tmp_path, unique("linger"), {
+        "AT_STREAM_AUDIT_URL": url,
+        "AT_STREAM_AUDIT_LINGER_SECONDS": "1.0",
+        "AT_STREAM_DEFAULT_RATE_LIMIT": "0",
+    })  # fmt: skip
+    try:
+        await worker.wait_ready()
+        audit = Audit("sqlite", url, worker, api="")
+        await every_offset_once(audit)  # whatever start-up wrote (nothing, or little)
+        async with aiohttp.ClientSession() as http:
+            before = await batches(http, worker)
+            for i in range(40):
+                await post(http, worker, signal_body(account=f"linger-{i % 4}", quantity="1",
+                                                     strategy=f"l{i}"))  # fmt: skip
+                await asyncio.sleep(0.025)
+            deadline = time.monotonic() + 60
+            while await fills_count(worker) < 40:
+                assert time.monotonic() < deadline, "signals not all filled"
+                await asyncio.sleep(0.2)
+            total = await every_offset_once(audit)
+            assert total >= 40 * 4  # signal, order, accepted, filled, fill: 5 each
+            written = await batches(http, worker) - before
+        assert 1 <= written <= 8, f"{written} transactions for {total} records"
+    finally:
+        worker.stop()
+
+
+async def batches(http: aiohttp.ClientSession, worker: Worker) -> float:
+    """How many transactions the sink has committed (``at_stream_audit_batch_seconds``)."""
+    async with http.get(worker.url + "/metrics") as r:
+        text = await r.text()
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("at_stream_audit_batch_seconds_count"))  # fmt: skip
